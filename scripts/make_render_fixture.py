@@ -1,0 +1,28 @@
+"""Maintainer tool: write tests/fixtures/official_pairs.ndjson.gz from the bundled data.
+
+Each line is one stroke drawing (simplified or raw format) with the official 28x28 bitmap of the
+same drawing (`bitmap`, 784 ints), found by `qd.render.match_official`. The renderer test checks
+its error bound on these pairs without needing the whole data folder.
+"""
+import gzip
+import json
+from pathlib import Path
+
+from qd import data, render
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "official_pairs.ndjson.gz"
+CLASSES = ["apple", "bicycle", "cat", "diamond", "eye", "fish"]
+PER_KIND = 4
+
+lines = []
+for c in CLASSES:
+    bitmaps = data.read_bitmap_file(data.BITMAP_DIR / f"{c}.npz", 200)
+    for kind in ("simplified", "raw"):
+        drawings = data.load_drawings(data.strokes_path(c, kind), limit=PER_KIND)
+        for i, j, mae in render.match_official(drawings, bitmaps):
+            d = drawings[i]
+            lines.append(json.dumps({"word": c, "kind": kind, "key_id": d.key_id,
+                                     "drawing": [[[round(v, 3) for v in row] for row in s.tolist()] for s in d.strokes],
+                                     "bitmap": bitmaps[j].ravel().tolist(), "official_row": j}))
+OUT.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=9, mtime=0))
+print(f"{len(lines)} pairs -> {OUT} ({OUT.stat().st_size} bytes)")

@@ -1,0 +1,66 @@
+"""The project's own set-up: dependency lists in sync, README commands, shipped data intact."""
+import hashlib
+import re
+import tomllib
+from pathlib import Path
+
+from qd import ROOT
+
+
+def _pyproject_deps():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return meta["dependencies"] + meta["optional-dependencies"]["dev"]
+
+
+def _environment_pip_deps():
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
+    deps = []
+    for line in lines[start + 1:]:
+        m = re.match(r"^\s{6,}- (\S.*)$", line)
+        if not m:
+            break
+        deps.append(m.group(1).strip())
+    return deps
+
+
+def test_environment_yml_matches_pyproject():
+    assert _environment_pip_deps() == _pyproject_deps()
+
+
+def test_torch_is_pinned_to_the_cpu_wheel():
+    assert "torch==2.13.0" in _pyproject_deps()
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    text = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", text, re.S).group(1)
+    commands = [c for c in first_block.splitlines() if c.strip() and not c.strip().startswith("#")]
+    assert commands == ["make report", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("report", "test", "demo", "lab"):
+        assert re.search(rf"^{target}: \$\(STAMP\)", makefile, re.M), target
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_shipped_data_checksums_and_size():
+    data = ROOT / "data"
+    listed = {}
+    for line in (data / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    files = {str(p.relative_to(data)) for p in data.rglob("*") if p.suffix in (".npz", ".gz")}
+    assert set(listed) == files
+    for name, digest in listed.items():
+        assert hashlib.sha256((data / name).read_bytes()).hexdigest() == digest, name
+    total = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+    assert total < 40e6
+    readme = (data / "README.md").read_text()
+    assert "CC BY 4.0" in readme and "Google" in readme
+
+
+def test_nothing_reads_the_shared_folder():
+    for folder in ("qd", "tests", "notebooks"):
+        for p in (ROOT / folder).rglob("*"):
+            if p.suffix in (".py", ".ipynb") and p.name != "test_setup.py":
+                assert "../shared" not in p.read_text(), p
