@@ -284,3 +284,12 @@ def strokes_path(name: str, kind: str = "simplified", strokes_dir: str | Path | 
 def stroke_classes(kind: str = "simplified", strokes_dir: str | Path | None = None) -> list[str]:
     d = (Path(strokes_dir) if strokes_dir is not None else STROKES_DIR) / kind
     return sorted(p.name.split(".ndjson")[0] for p in d.glob("*.ndjson*"))
+
+
+def stroke_stats(d: Drawing) -> dict:
+    """Per-drawing figures for EDA: strokes, points, drawing time (raw format only), metadata."""
+    n_points = [s.shape[1] for s in d.strokes]
+    return {"word": d.word, "strokes": len(d.strokes), "points": sum(n_points),
+            "points_per_stroke": float(np.mean(n_points)),
+            "seconds": float(d.strokes[-1][2, -1]) / 1000 if d.has_time else float("nan"),
+            "recognized": d.recognized, "country": d.countrycode}

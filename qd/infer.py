@@ -1,0 +1,68 @@
+"""Inference: a saved checkpoint -> class probabilities for an image or for strokes.
+
+Strokes go through `qd.render.render`, the same path the stroke data takes, so a drawing made in
+the demo reaches the model exactly as a Quick, Draw! drawing would.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qd import MODELS_DIR, models, render
+from qd.errors import QDError
+from qd.train import load_checkpoint
+
+DEFAULT_MODEL = MODELS_DIR / "cnn.pt"
+HOW_TO_MAKE_ONE = ("run `make report` (notebook 04 saves the best CNN to models/cnn.pt) or train one "
+                   "directly: `python -m qd.train --model cnn --epochs 12 --out models/cnn.pt`")
+
+
+def default_model_path() -> Path:
+    """$QD_MODEL if set, else models/cnn.pt."""
+    return Path(os.environ.get("QD_MODEL") or DEFAULT_MODEL)
+
+
+class Predictor:
+    """A loaded model with its class names; predicts from 28x28 images or from strokes."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            raise QDError(f"no trained model at {self.path}: {HOW_TO_MAKE_ONE}")
+        self.model, self.meta = load_checkpoint(self.path)
+        self.classes: list[str] = self.meta["classes"]
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+    @torch.no_grad()
+    def predict_image(self, img: np.ndarray) -> np.ndarray:
+        """uint8 (28, 28) or (N, 28, 28) -> probabilities (C,) or (N, C)."""
+        x = models.to_tensor(img)
+        p = torch.softmax(self.model(x), 1).numpy()
+        return p[0] if np.asarray(img).ndim == 2 else p
+
+    def predict_strokes(self, strokes) -> tuple[np.ndarray, np.ndarray]:
+        """Strokes ([[xs], [ys]] lists, any coordinates) -> (probabilities (C,), the 28x28 input)."""
+        img = render.render(strokes)
+        return self.predict_image(img), img
+
+    def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-probs)[:k]
+        return [(self.classes[i], float(probs[i])) for i in order]
+
+    def latency_ms(self, strokes, repeats: int = 30) -> dict:
+        """Median milliseconds for render + model and for the model alone, on this machine."""
+        img = render.render(strokes)
+        self.predict_image(img)
+        full, model_only = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            self.predict_strokes(strokes)
+            full.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            self.predict_image(img)
+            model_only.append(time.perf_counter() - t)
+        return {"render_and_model_ms": float(np.median(full)) * 1e3, "model_ms": float(np.median(model_only)) * 1e3}

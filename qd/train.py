@@ -1,0 +1,217 @@
+"""Training: one seeded loop for every model, checkpoints the demo can load, and a CLI.
+
+    python -m qd.train --model cnn --epochs 12 --lr 3e-3 --weight-decay 1e-4 --dropout 0.3 \
+        --optimizer adam --classes "cat,fish,star" --out models/cnn.pt
+
+The loop is plain PyTorch: shuffled mini-batches from in-memory tensors, on-the-fly augmentation,
+a one-cycle learning-rate schedule, and per-epoch train/eval accuracy for learning curves.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from qd import MODELS_DIR, augment, data, models
+from qd.errors import QDError
+
+PREPROCESSING = {"size": 28, "scale": "x/255", "ink": "bright on black", "renderer": "qd.render.render"}
+
+
+@dataclass
+class TrainConfig:
+    model: str = "cnn"
+    epochs: int = 12
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    dropout: float = 0.3
+    optimizer: str = "adam"            # adam (AdamW: decoupled weight decay) or sgd (momentum 0.9)
+    batch_size: int = 128
+    augment: str = "all"               # a key of qd.augment.PRESETS
+    label_smoothing: float = 0.0
+    schedule: str = "onecycle"         # onecycle or constant
+    seed: int = 0
+    model_kw: dict = field(default_factory=dict)
+
+
+@dataclass
+class History:
+    """Per-epoch figures of one training run."""
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    eval_acc: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def use_all_cores() -> int:
+    n = os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig):
+    if cfg.optimizer == "adam":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    raise QDError(f"unknown optimizer {cfg.optimizer!r}; adam or sgd")
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        correct += (model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    return correct / max(1, len(y))
+
+
+def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig,
+        X_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
+        progress: bool = True) -> History:
+    """Train `model` in place on uint8 images; evaluate on (X_eval, y_eval) after every epoch."""
+    if cfg.augment not in augment.PRESETS:
+        raise QDError(f"unknown augmentation {cfg.augment!r}; one of {', '.join(augment.PRESETS)}")
+    if len(X_train) != len(y_train):
+        raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
+    use_all_cores()
+    gen = seed_everything(cfg.seed)
+    Xt, yt = models.to_tensor(X_train), torch.as_tensor(y_train, dtype=torch.long)
+    Xe = models.to_tensor(X_eval) if X_eval is not None else None
+    ye = torch.as_tensor(y_eval, dtype=torch.long) if y_eval is not None else None
+    aug = augment.PRESETS[cfg.augment]
+    opt = make_optimizer(model, cfg)
+    steps = (len(yt) + cfg.batch_size - 1) // cfg.batch_size
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
+             if cfg.schedule == "onecycle" else None)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    hist = History()
+    t0 = time.perf_counter()
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(yt), generator=gen)
+        tot_loss, correct = 0.0, 0
+        for i in range(0, len(yt), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb, yb = aug(Xt[idx], generator=gen), yt[idx]
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            tot_loss += loss.item() * len(idx)
+            correct += (logits.argmax(1) == yb).sum().item()
+        hist.epoch.append(epoch)
+        hist.train_loss.append(tot_loss / len(yt))
+        hist.train_acc.append(correct / len(yt))
+        hist.eval_acc.append(accuracy(model, Xe, ye) if Xe is not None else float("nan"))
+        bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.eval_acc[-1]:.3f}")
+    hist.seconds = time.perf_counter() - t0
+    model.eval()
+    return hist
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: str | Path, model: nn.Module, classes: list[str], cfg: TrainConfig,
+                    metrics: dict | None = None) -> Path:
+    """State dict + everything needed to rebuild and use it: class names, config, preprocessing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "classes": list(classes), "config": asdict(cfg),
+                "preprocessing": PREPROCESSING, "metrics": metrics or {}}, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild the model of a checkpoint in eval mode; returns (model, the checkpoint's metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise QDError(f"{path}: no such checkpoint")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a bad file
+        raise QDError(f"{path}: not a qd checkpoint ({e})") from e
+    if not isinstance(ck, dict) or not {"state_dict", "classes", "config"} <= set(ck):
+        raise QDError(f"{path}: not a qd checkpoint (missing state_dict/classes/config)")
+    cfg = ck["config"]
+    model = models.build(cfg["model"], len(ck["classes"]), **_model_kw(cfg))
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    return model, {k: v for k, v in ck.items() if k != "state_dict"}
+
+
+def _model_kw(cfg: dict) -> dict:
+    kw = dict(cfg.get("model_kw") or {})
+    kw.setdefault("dropout", cfg.get("dropout", 0.0))
+    return kw
+
+
+def train_model(classes: list[str] | None = None, per_class: int = 3000, cfg: TrainConfig | None = None,
+                test_size: float = 0.3, split_seed: int = 0, data_dir=None, progress: bool = True):
+    """Load, split (seeded, stratified), build, fit: the whole recipe the CLI and notebooks share.
+    Returns (model, split, history)."""
+    cfg = cfg or TrainConfig()
+    ds = data.load_bitmaps(classes, per_class=per_class, data_dir=data_dir)
+    sp = data.split(ds, test_size=test_size, seed=split_seed)
+    model = models.build(cfg.model, len(sp.classes), seed=cfg.seed, **_model_kw(asdict(cfg)))
+    hist = fit(model, sp.X_train, sp.y_train, cfg, sp.X_test, sp.y_test, progress=progress)
+    return model, sp, hist
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m qd.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model, choices=sorted(models.MODELS))
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--optimizer", default=d.optimizer, choices=["adam", "sgd"])
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--augment", default=d.augment, choices=sorted(augment.PRESETS))
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--classes", default=None, help="comma-separated; default: every bundled class")
+    p.add_argument("--per-class", type=int, default=3000)
+    p.add_argument("--data-dir", default=None, help="folder of <class>.npz/.npy (default: bundled data/bitmaps)")
+    p.add_argument("--out", default=str(MODELS_DIR / "cnn.pt"), help="checkpoint path")
+    a = p.parse_args(argv)
+    if a.epochs < 1:
+        p.error("--epochs must be >= 1")
+    cfg = TrainConfig(model=a.model, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay, dropout=a.dropout,
+                      optimizer=a.optimizer, batch_size=a.batch_size, augment=a.augment,
+                      label_smoothing=a.label_smoothing, seed=a.seed)
+    classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
+    model, sp, hist = train_model(classes, a.per_class, cfg, data_dir=a.data_dir)
+    metrics = {"test_acc": hist.eval_acc[-1], "train_seconds": hist.seconds, **sp.sizes()}
+    out = save_checkpoint(a.out, model, sp.classes, cfg, metrics)
+    print(json.dumps({"checkpoint": str(out), "classes": sp.classes, **metrics}, indent=1))
+    return metrics
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except QDError as e:
+        raise SystemExit(f"error: {e}")

@@ -1,0 +1,151 @@
+"""The demo without a browser: stroke recording, answers, and the client-ready replay."""
+import numpy as np
+import pytest
+
+from qd import data, demo, render
+
+
+def test_recorder_keeps_strokes_in_the_official_layout():
+    r = demo.StrokeRecorder(min_step=2.0)
+    assert r.is_empty and r.move(5, 5) is None          # a move without a press draws nothing
+    r.start(10, 10)
+    assert r.move(11, 10) is None                        # closer than min_step: dropped
+    assert r.move(20, 10) == (10, 10, 20, 10)
+    assert r.end(20, 30) == (20, 10, 20, 30)
+    assert r.end(50, 50) is None                         # already closed
+    r.start(0, 0)
+    r.end()
+    assert r.strokes == [[[10.0, 20.0, 20.0], [10.0, 10.0, 30.0]], [[0.0], [0.0]]]
+    assert r.n_points == 4
+    assert r.undo() and len(r.strokes) == 1
+    r.clear()
+    assert r.is_empty and not r.undo()
+
+
+def test_recorded_strokes_render_like_the_data():
+    """Replaying a real drawing through the recorder gives the model the same input as the data."""
+    d = data.load_drawings(data.strokes_path("star", "raw"), limit=1)[0]
+    r = demo.StrokeRecorder(min_step=0.0)
+    for s in d.strokes:
+        r.start(s[0, 0], s[1, 0])
+        for x, y in zip(s[0, 1:], s[1, 1:]):
+            r.move(x, y)
+        r.end()
+    np.testing.assert_array_equal(render.render(r.strokes), render.render(d))
+
+
+def test_answer_text():
+    assert demo.answer_text(None) == demo.EMPTY_MESSAGE
+    assert demo.answer_text([("star", 0.97), ("eye", 0.02)]) == "I think it is a star, 97%"
+    unsure = demo.answer_text([("cat", 0.31), ("fish", 0.30)], threshold=0.5)
+    assert "not sure" in unsure and "cat (31%)" in unsure
+
+
+def test_bars_html_lists_classes_in_order():
+    h = demo.bars_html([("smiley face", 0.8), ("circle", 0.15), ("<eye>", 0.05)])
+    assert h.index("smiley face") < h.index("circle") < h.index("&lt;eye&gt;")
+    assert "width:80.0%" in h and "15%" in h
+
+
+class FakePredictor:
+    classes = ["circle", "square", "star"]
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict_strokes(self, strokes):
+        self.calls += 1
+        img = render.render(strokes)
+        return np.array([0.1, 0.2, 0.7]), img
+
+    def top(self, probs, k):
+        order = np.argsort(-probs)[:k]
+        return [(self.classes[i], float(probs[i])) for i in order]
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Capture what the canvas manager sends to the browser, as command names."""
+    from ipycanvas import canvas as ic
+    names = {v: k for k, v in ic.COMMANDS.items()}
+    log = []
+
+    def capture(self, command, buffers=[]):
+        def walk(c):
+            if isinstance(c, list) and c and isinstance(c[0], list):
+                for x in c:
+                    walk(x)
+            else:
+                log.append(names.get(c[0], c[0]))
+        walk(command)
+    monkeypatch.setattr(ic._CanvasManager, "_send_custom", capture)
+    return log
+
+
+def _ready(app):
+    app.board.canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
+
+
+def test_nothing_is_drawn_before_the_browser_is_ready_then_all_is_replayed(sent):
+    app = demo.DrawingApp(FakePredictor())
+    app.on_down(10, 10)
+    app.on_move(50, 60)
+    app.on_up(90, 20)
+    assert sent == []                      # draws before client_ready would be lost: none sent
+    assert app.last_top[0][0] == "star"    # ... but the strokes are kept and predicted
+    _ready(app)
+    assert sent[0] == "switchCanvas"       # the fix: the browser gets a current canvas first
+    assert "clear" in sent and "strokeLines" in sent and "set" in sent
+    sent.clear()
+    app.on_down(100, 100)
+    app.on_move(150, 150)
+    assert "strokeLine" in sent
+    # a page reload is a new client: it gets the switch and the whole drawing again
+    sent.clear()
+    _ready(app)
+    assert sent[0] == "switchCanvas" and sent.count("strokeLines") == 2
+
+
+def test_prediction_on_stroke_end_only_and_clear(sent):
+    p = FakePredictor()
+    app = demo.DrawingApp(p)
+    _ready(app)
+    app.on_down(10, 10)
+    for i in range(50):
+        app.on_move(10 + 3 * i, 10 + i)
+    assert p.calls == 0                    # mouse moves never run the model
+    app.on_up()
+    assert p.calls == 1 and "I think it is a star, 70%" in app.answer.value
+    assert "star" in app.chart.value and app.last_latency_ms is not None
+    app.clear()
+    assert app.recorder.is_empty and app.chart.value == "" and demo.EMPTY_MESSAGE in app.answer.value
+
+
+def test_a_single_dot_asks_for_more_not_an_error(sent):
+    app = demo.DrawingApp(FakePredictor())
+    app.on_down(10, 10)
+    app.on_up()
+    assert "Keep drawing" in app.answer.value and app.chart.value == ""
+
+
+def test_undo_repredicts_and_undo_to_empty_shows_prompt(sent):
+    p = FakePredictor()
+    app = demo.DrawingApp(p)
+    for k in range(2):
+        app.on_down(10, 10 + 40 * k)
+        app.on_move(80, 30 + 40 * k)
+        app.on_up()
+    app.undo()
+    assert p.calls == 3 and len(app.recorder.strokes) == 1
+    app.undo()
+    assert demo.EMPTY_MESSAGE in app.answer.value
+
+
+def test_without_a_model_the_app_explains(tmp_path, sent):
+    app = demo.make_app(tmp_path / "missing.pt")
+    assert app.predictor is None and app.guess_button.disabled
+    assert "make report" in app.status.value and "python -m qd.train" in app.status.value
+    app.on_down(1, 1)
+    app.on_move(30, 30)
+    app.on_up()                             # drawing still works, no crash
+    assert len(app.recorder.strokes) == 1
