@@ -62,6 +62,8 @@ def to_html(ipynb: Path) -> Path:
 
 
 def _fmt(v):
+    if v is None:
+        return ""
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 1 else f"{v:.1f}"
     return html.escape(str(v))
@@ -93,7 +95,11 @@ def write_report(reports_dir: Path, seconds: dict[str, float], quick: bool) -> P
             figs.append(f'<figure><img src="data:image/png;base64,{b64}"><figcaption>{name}</figcaption></figure>')
     links = "".join(f'<li><a href="{n}.html">{n}</a> ({seconds.get(n, 0):.0f} s)</li>' for n in NOTEBOOKS
                     if (reports_dir / f"{n}.html").is_file())
-    fact_keys = sorted({k for r in facts for k in r if k != "notebook"})
+    fact_tables = []
+    for nb in dict.fromkeys(r["notebook"] for r in facts):
+        group = [r for r in facts if r["notebook"] == nb]
+        keys = list(dict.fromkeys(k for r in group for k in r if k != "notebook"))
+        fact_tables.append(f"<h3>{html.escape(nb)}</h3>{_table(group, keys)}")
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>Quick, Draw! report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
@@ -106,7 +112,7 @@ in {sum(seconds.values()):.0f} s. Test accuracy on held-out drawings; <code>trai
 time, <code>infer_ms</code> milliseconds per image in batches of 256, <code>infer_single_ms</code> one image at a time,
 all on this machine's CPU.</p>
 <h2>Summary</h2>{_table(models, SUMMARY_COLS)}
-<h2>Other figures</h2>{_table(facts, ["notebook"] + fact_keys) if facts else "<p>none</p>"}
+<h2>Other figures</h2>{"".join(fact_tables) or "<p>none</p>"}
 <h2>Plots</h2>{"".join(figs)}
 <h2>Executed notebooks</h2><ul>{links}</ul>
 <p>Data: Quick, Draw! by Google, CC BY 4.0 (see data/README.md).</p>

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -31,7 +29,7 @@ def class_grid(X: np.ndarray, title: str, n: int = 50, cols: int = 10):
     """The first n images of one class in a grid (the reference's 50-example grids)."""
     n = min(n, len(X))
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.5), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         _off(ax)
         if i < n:
@@ -44,7 +42,7 @@ def class_grid(X: np.ndarray, title: str, n: int = 50, cols: int = 10):
 
 def examples_by_class(X, y, classes, n: int = 10, title: str = "Examples per class"):
     """One row per class, n examples each, class names on the left."""
-    fig, axes = plt.subplots(len(classes), n, figsize=(n * 0.8, len(classes) * 0.85 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(classes), n, figsize=(n * 0.8, len(classes) * 0.85 + 0.5), squeeze=False, layout="constrained")
     for r, c in enumerate(classes):
         idx = np.flatnonzero(y == r)[:n]
         for k, ax in enumerate(axes[r]):
@@ -60,7 +58,7 @@ def mean_images(X, y, classes, title: str = "Mean image per class"):
     """The pixel-wise mean of each class's images (computed per class)."""
     cols = min(len(classes), 7)
     rows = -(-len(classes) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8 + 0.4), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8 + 0.4), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         _off(ax)
         if i < len(classes):
@@ -75,7 +73,7 @@ def mean_images(X, y, classes, title: str = "Mean image per class"):
 def image_rows(rows: dict, title: str, vmax: float = 255):
     """Rows of images, each row labelled with its name (augmentations, official vs ours, ...)."""
     n = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.95, len(rows) * 1.0 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.95, len(rows) * 1.0 + 0.5), squeeze=False, layout="constrained")
     for r, (name, imgs) in enumerate(rows.items()):
         for k, ax in enumerate(axes[r]):
             _off(ax)
@@ -176,7 +174,7 @@ def misclassified(X, y, pred, probs, classes, n: int = 24, cols: int = 8, title:
     wrong = np.flatnonzero(pred != y)
     wrong = wrong[np.argsort(-probs[wrong, pred[wrong]])][:n]
     rows = max(1, -(-len(wrong) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.35, rows * 1.55 + 0.4), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.35, rows * 1.55 + 0.4), squeeze=False, layout="constrained")
     for ax in axes.flat:
         _off(ax)
         ax.axis("off")
@@ -216,8 +214,3 @@ def scree(explained_ratio, title: str = "PCA scree plot (fit on train only)", ma
     ax.set_title(title)
     fig.legend(loc="center right", fontsize=8, bbox_to_anchor=(0.88, 0.5))
     return fig
-
-
-def use_headless_backend():
-    """For scripts and tests: render without a display."""
-    matplotlib.use("Agg")

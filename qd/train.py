@@ -96,6 +96,7 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     Xe = models.to_tensor(X_eval) if X_eval is not None else None
     ye = torch.as_tensor(y_eval, dtype=torch.long) if y_eval is not None else None
     aug = augment.PRESETS[cfg.augment]
+    model.to(memory_format=torch.channels_last)  # NHWC: ~20% faster convolutions on CPU
     opt = make_optimizer(model, cfg)
     steps = (len(yt) + cfg.batch_size - 1) // cfg.batch_size
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
@@ -110,7 +111,8 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
         tot_loss, correct = 0.0, 0
         for i in range(0, len(yt), cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
-            xb, yb = aug(Xt[idx], generator=gen), yt[idx]
+            xb = aug(Xt[idx], generator=gen).contiguous(memory_format=torch.channels_last)
+            yb = yt[idx]
             logits = model(xb)
             loss = loss_fn(logits, yb)
             opt.zero_grad(set_to_none=True)
