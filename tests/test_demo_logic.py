@@ -149,3 +149,12 @@ def test_without_a_model_the_app_explains(tmp_path, sent):
     app.on_move(30, 30)
     app.on_up()                             # drawing still works, no crash
     assert len(app.recorder.strokes) == 1
+
+
+def test_replaying_real_drawings_measures_stroke_end_latency(sent):
+    drawings = data.load_drawings(data.strokes_path("star"), limit=3)
+    p = FakePredictor()
+    lat = demo.measure_latency(p, drawings)
+    n_strokes = sum(len(d.strokes) for d in drawings)
+    assert p.calls == n_strokes and lat["strokes"] == n_strokes   # one prediction per stroke end
+    assert 0 < lat["median_ms"] <= lat["p95_ms"]
