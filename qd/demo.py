@@ -191,6 +191,7 @@ class DrawingApp:
         c.on_touch_start(lambda t: t and self.on_down(*t[0]))
         c.on_touch_move(lambda t: t and self.on_move(*t[0]))
         c.on_touch_end(lambda t: self.on_up(*(t[0] if t else (None, None))))
+        c.on_touch_cancel(lambda t: self.on_up())
 
         self.guess_button = w.Button(description="Guess", icon="question", button_style="primary")
         self.undo_button = w.Button(description="Undo", icon="undo")

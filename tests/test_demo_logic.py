@@ -158,3 +158,15 @@ def test_replaying_real_drawings_measures_stroke_end_latency(sent):
     n_strokes = sum(len(d.strokes) for d in drawings)
     assert p.calls == n_strokes and lat["strokes"] == n_strokes   # one prediction per stroke end
     assert 0 < lat["median_ms"] <= lat["p95_ms"]
+
+
+def test_touch_events_draw_like_the_mouse(sent):
+    p = FakePredictor()
+    app = demo.DrawingApp(p)
+    ev = app.board.canvas._handle_frontend_event
+    ev(None, {"event": "touch_start", "touches": [{"x": 10, "y": 10}]}, [])
+    ev(None, {"event": "touch_move", "touches": [{"x": 60, "y": 40}]}, [])
+    ev(None, {"event": "touch_move", "touches": [{"x": 120, "y": 90}]}, [])
+    ev(None, {"event": "touch_end", "touches": []}, [])
+    assert app.recorder.strokes == [[[10.0, 60.0, 120.0], [10.0, 40.0, 90.0]]]
+    assert p.calls == 1 and "star" in app.answer.value
