@@ -217,7 +217,7 @@ class DrawingApp:
             w.HBox([w.VBox([c, w.HBox([self.guess_button, self.undo_button, self.clear_button])]), side]),
             self.answer, self.status])
         self.widget.add_class("qd-demo")
-        self.show_result(None, None)
+        self.show_result(None, None, message=None if predictor else "No trained model yet: see the note below.")
 
     # --- events (kept cheap: no model work on mouse moves)
     def on_down(self, x, y):

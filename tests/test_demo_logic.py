@@ -145,6 +145,7 @@ def test_without_a_model_the_app_explains(tmp_path, sent):
     app = demo.make_app(tmp_path / "missing.pt")
     assert app.predictor is None and app.guess_button.disabled
     assert "make report" in app.status.value and "python -m qd.train" in app.status.value
+    assert "No trained model yet" in app.answer.value
     app.on_down(1, 1)
     app.on_move(30, 30)
     app.on_up()                             # drawing still works, no crash
