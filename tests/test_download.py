@@ -1,4 +1,5 @@
 """The download path, against a local HTTP server on 127.0.0.1 in the official layout."""
+import gzip
 import http.server
 import io
 import threading
@@ -52,7 +53,7 @@ def server(tmp_path):
     np.save(buf, rows[:, :700])
     (root / "numpy_bitmap" / "wrong.npy").write_bytes(buf.getvalue())
     (root / "simplified" / "star.ndjson").write_bytes(
-        __import__("gzip").decompress(data.strokes_path("star").read_bytes()))
+        gzip.decompress(data.strokes_path("star").read_bytes()))
     handler = type("H", (Handler,), {"root": root, "faults": {}, "hits": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
