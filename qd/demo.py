@@ -275,7 +275,13 @@ class DrawingApp:
 
 def make_app(model_path=None, **kw) -> DrawingApp:
     """The demo app with the saved model, or with a message saying how to make one."""
+    import os
+
+    import torch
+
     from qd.infer import Predictor
+    # One drawing at a time: more than two threads only adds start-up overhead per prediction.
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     try:
         return DrawingApp(Predictor(model_path), **kw)
     except QDError as e:

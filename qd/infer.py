@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from qd import MODELS_DIR, models, render
+from qd import MODELS_DIR, render
+from qd.evaluate import predict_proba
 from qd.errors import QDError
 from qd.train import load_checkpoint
 
@@ -35,13 +35,10 @@ class Predictor:
             raise QDError(f"no trained model at {self.path}: {HOW_TO_MAKE_ONE}")
         self.model, self.meta = load_checkpoint(self.path)
         self.classes: list[str] = self.meta["classes"]
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-    @torch.no_grad()
     def predict_image(self, img: np.ndarray) -> np.ndarray:
         """uint8 (28, 28) or (N, 28, 28) -> probabilities (C,) or (N, C)."""
-        x = models.to_tensor(img)
-        p = torch.softmax(self.model(x), 1).numpy()
+        p = predict_proba(self.model, img)
         return p[0] if np.asarray(img).ndim == 2 else p
 
     def predict_strokes(self, strokes) -> tuple[np.ndarray, np.ndarray]:
