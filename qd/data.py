@@ -29,6 +29,17 @@ IMAGE_SIZE = 28
 # bundled classes (left out: the simple shapes circle, square and diamond).
 REFERENCE_PROTOCOL_CLASSES = ["airplane", "apple", "bicycle", "cat", "crown", "eye", "fish", "skull",
                               "smiley face", "star"]
+# The 13 classes bundled first, kept as a protocol for continuity with earlier reports.
+THIRTEEN_CLASSES = ["airplane", "apple", "bicycle", "cat", "circle", "crown", "diamond", "eye", "fish", "skull",
+                    "smiley face", "square", "star"]
+# Evaluation protocols: (classes, cap per class). All split 70/30, stratified, seeded. `None`: every
+# bundled class (40); classes with fewer drawings than the cap are taken whole.
+PROTOCOLS = {
+    "40 classes": (None, 3000),
+    "13 classes": (THIRTEEN_CLASSES, 3000),
+    "reference": (REFERENCE_PROTOCOL_CLASSES, 3000),
+}
+STROKE_KINDS = ("simplified", "raw", "first250")
 
 
 # ----------------------------------------------------------------------------- bitmaps
@@ -123,6 +134,19 @@ def load_bitmaps(classes: Sequence[str] | None = None, per_class: int | None = 3
         xs.append(a)
         ys.append(np.full(len(a), i, dtype=np.int64))
     return Bitmaps(np.concatenate(xs), np.concatenate(ys), classes)
+
+
+def load_protocol(name: str, per_class: int | None = None, seed: int = 0) -> "Split":
+    """The seeded 70/30 split of a named protocol (see `PROTOCOLS`); `per_class` lowers the cap
+    (tiny runs). Short classes are taken whole, silently: that is the protocol."""
+    if name not in PROTOCOLS:
+        raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
+    classes, cap = PROTOCOLS[name]
+    cap = min(cap, per_class) if per_class else cap
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QDDataWarning)
+        ds = load_bitmaps(classes, per_class=cap)
+    return split(ds, test_size=0.3, seed=seed)
 
 
 @dataclass
@@ -269,9 +293,10 @@ def load_drawings(path: str | Path, on_error: str = "raise", limit: int | None =
 
 
 def strokes_path(name: str, kind: str = "simplified", strokes_dir: str | Path | None = None) -> Path:
-    """The bundled stroke file of a class: data/strokes/<kind>/<name>.ndjson.gz."""
-    if kind not in ("simplified", "raw"):
-        raise QDError(f"stroke kind must be 'simplified' or 'raw', got {kind!r}")
+    """The bundled stroke file of a class: data/strokes/<kind>/<name>.ndjson.gz (kind: simplified,
+    raw, or first250, the first 250 simplified drawings of 25 classes)."""
+    if kind not in STROKE_KINDS:
+        raise QDError(f"stroke kind must be one of {', '.join(STROKE_KINDS)}, got {kind!r}")
     d = (Path(strokes_dir) if strokes_dir is not None else STROKES_DIR) / kind
     for suffix in (".ndjson.gz", ".ndjson"):
         p = d / f"{name}{suffix}"

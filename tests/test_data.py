@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import warnings
 
 import numpy as np
@@ -7,11 +8,14 @@ import pytest
 from qd import QDDataWarning, QDError, data
 from conftest import write_ndjson
 
-# From the data's provenance (data/README.md): first 3000 rows, or a 5000-row random subset.
+# From the data's provenance (data/README.md): 40 classes, 105,988 drawings.
 BUNDLED_COUNTS = {
-    "airplane": 5000, "apple": 3000, "bicycle": 3000, "cat": 3000, "circle": 5000, "crown": 5000,
-    "diamond": 3000, "eye": 3000, "fish": 3000, "skull": 5000, "smiley face": 5000, "square": 5000,
-    "star": 5000,
+    "airplane": 5000, "alarm clock": 4000, "apple": 3000, "banana": 4000, "bee": 498, "bicycle": 3000,
+    "bird": 4000, "book": 4000, "bowtie": 5000, "butterfly": 500, "candle": 499, "car": 500, "carrot": 500,
+    "cat": 4000, "circle": 5000, "clock": 498, "cloud": 1000, "crown": 5000, "diamond": 3000, "dog": 4000,
+    "eye": 3000, "fish": 3000, "flower": 4000, "guitar": 496, "house": 4000, "lollipop": 5000, "octopus": 500,
+    "pizza": 500, "rabbit": 500, "rainbow": 5000, "scissors": 500, "skull": 5000, "smiley face": 5000,
+    "snowflake": 500, "snowman": 500, "square": 5000, "star": 5000, "tree": 499, "umbrella": 498, "zebra": 500,
 }
 
 
@@ -22,6 +26,37 @@ def test_every_bundled_class_loads_with_its_count():
     assert b.X.shape == (sum(BUNDLED_COUNTS.values()), 28, 28) and b.X.dtype == np.uint8
     assert b.y.dtype == np.int64 and b.y.max() == len(b.classes) - 1
     assert 0 < b.X.mean() < 100 and b.X.max() == 255  # ink bright on black
+    assert len(b) == 105_988 and len(b.classes) == 40
+
+
+def test_cat_grew_without_changing_its_first_3000_rows():
+    """The 13-class protocol caps at 3000: cat's new rows 3000-3999 must not shift the old ones."""
+    cat = data.read_bitmap_file(data.BITMAP_DIR / "cat.npz")
+    assert len(cat) == 4000
+    assert hashlib.sha256(cat[:3000].tobytes()).hexdigest() == \
+        "c1547cd8657c8a7268eac57c463f43b7fe755b818aeb0ce293085c96df5b83d4"
+
+
+@pytest.mark.parametrize("name,n_classes,n_test", [("13 classes", 13, 11_700), ("reference", 10, 9_000),
+                                                   ("40 classes", 40, 23_397)])
+def test_protocols_have_their_published_sizes(name, n_classes, n_test):
+    sp = data.load_protocol(name)
+    assert len(sp.classes) == n_classes and len(sp.y_test) == n_test
+    # capped at 3000, small classes whole, 30% of every class in the test part
+    counts = np.bincount(np.concatenate([sp.y_train, sp.y_test]), minlength=n_classes)
+    for c, n in zip(sp.classes, counts):
+        assert n == min(3000, BUNDLED_COUNTS[c]), c
+    assert abs(len(sp.y_test) / counts.sum() - 0.3) < 1e-3
+
+
+def test_first250_strokes_are_bundled():
+    classes = data.stroke_classes("first250")
+    assert len(classes) == 25 and "zigzag" in classes and "hot dog" in classes
+    ds = data.load_drawings(data.strokes_path("bear", "first250"))
+    assert len(ds) == 250 and all(d.word == "bear" for d in ds)
+    # the first 25 are the drawings of strokes/simplified (same key_id): dedupe before testing on them
+    simplified = data.load_drawings(data.strokes_path("bear", "simplified"))
+    assert [d.key_id for d in ds[:25]] == [d.key_id for d in simplified]
 
 
 def test_per_class_cap_takes_first_rows_in_class_order():
@@ -160,7 +195,7 @@ def test_missing_files(tmp_path):
 
 
 def test_unknown_class_lists_available():
-    with pytest.raises(QDError, match=r"unknown class 'cannon'.*available: airplane, apple"):
+    with pytest.raises(QDError, match=r"unknown class 'cannon'.*available: airplane, alarm clock, apple"):
         data.load_bitmaps(["cat", "cannon"])
     with pytest.raises(QDError, match=r"unknown class 'no such thing'"):
         data.strokes_path("no such thing")

@@ -49,14 +49,16 @@ def test_shipped_data_checksums_and_size():
     for line in (data / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ", 1)
         listed[name] = digest
-    files = {str(p.relative_to(data)) for p in data.rglob("*") if p.suffix in (".npz", ".gz")}
+    files = {p.relative_to(data).as_posix() for p in data.rglob("*")
+             if p.is_file() and p.relative_to(data).as_posix() not in ("SHA256SUMS", "README.md")}
     assert set(listed) == files
     for name, digest in listed.items():
         assert hashlib.sha256((data / name).read_bytes()).hexdigest() == digest, name
     total = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
-    assert total < 40e6
+    assert total < 60e6
     readme = (data / "README.md").read_text()
     assert "CC BY 4.0" in readme and "Google" in readme
+    assert "MIT" in (data / "peers" / "doodlenet" / "LICENSE").read_text()
 
 
 def test_nothing_reads_the_shared_folder():
