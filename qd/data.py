@@ -10,6 +10,7 @@ import gzip
 import json
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -49,7 +50,7 @@ def available_classes(data_dir: str | Path | None = None) -> list[str]:
     d = Path(data_dir) if data_dir is not None else BITMAP_DIR
     if not d.is_dir():
         raise QDError(f"{d}: bitmap folder does not exist")
-    return sorted({p.stem for p in d.iterdir() if p.suffix in (".npz", ".npy")})
+    return sorted({p.stem for p in d.iterdir() if p.suffix in (".npz", ".npy") and not p.name.startswith(".")})
 
 
 def _bitmap_path(name: str, d: Path) -> Path:
@@ -80,8 +81,9 @@ def read_bitmap_file(path: str | Path, limit: int | None = None) -> np.ndarray:
             a = np.load(path, mmap_mode="r", allow_pickle=False)
     except QDError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise QDError(f"{path}: not a valid numpy file ({e})") from e
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, AttributeError, KeyError,
+            MemoryError, OverflowError) as e:  # numpy/zipfile raise these for corrupt or hostile files
+        raise QDError(f"{path}: not a valid numpy file ({type(e).__name__}: {e})") from e
     if a.dtype != np.uint8:
         raise QDError(f"{path}: dtype is {a.dtype}, expected uint8 bitmaps (0..255)")
     if a.ndim == 2 and a.shape[1] == IMAGE_SIZE * IMAGE_SIZE:
@@ -172,12 +174,20 @@ def split(data: Bitmaps, test_size: float = 0.3, val_size: float = 0.0, seed: in
     taken out of the training part (the reference protocol: test_size=0.3, no validation)."""
     if not 0 < test_size < 1 or not 0 <= val_size < 1 or test_size + val_size >= 1:
         raise QDError(f"bad split fractions: test_size={test_size}, val_size={val_size}")
+    counts = np.bincount(data.y, minlength=len(data.classes))
+    if (counts < 2).any():
+        few = [f"{c} ({n})" for c, n in zip(data.classes, counts) if n < 2]
+        raise QDError(f"a stratified split needs at least 2 drawings of every class; too few: {', '.join(few)}")
     idx = np.arange(len(data.y))
-    tr, te = train_test_split(idx, test_size=test_size, stratify=data.y, random_state=seed)
-    va = None
-    if val_size > 0:
-        tr, va = train_test_split(tr, test_size=val_size / (1 - test_size), stratify=data.y[tr],
-                                  random_state=seed)
+    try:
+        tr, te = train_test_split(idx, test_size=test_size, stratify=data.y, random_state=seed)
+        va = None
+        if val_size > 0:
+            tr, va = train_test_split(tr, test_size=val_size / (1 - test_size), stratify=data.y[tr],
+                                      random_state=seed)
+    except ValueError as e:  # e.g. a test part smaller than the number of classes
+        raise QDError(f"cannot split {len(idx)} drawings of {len(data.classes)} classes "
+                      f"(test_size={test_size}, val_size={val_size}): {e}") from e
     return Split(data.X[tr], data.y[tr], data.X[te], data.y[te], list(data.classes),
                  None if va is None else data.X[va], None if va is None else data.y[va])
 
@@ -234,57 +244,88 @@ def parse_drawing(obj, where: str = "drawing") -> Drawing:
                    recognized=obj.get("recognized"), source=where)
 
 
-def _open_text(path: Path):
+MAX_LINE_BYTES = 32 << 20   # 32 MiB: the longest official raw drawing is far shorter; a cap keeps a
+                            # corrupt or hostile file from pulling gigabytes into one line
+
+
+def _open_binary(path: Path):
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _lines(f, path: Path):
+    """(line number, bytes) of a binary stream; a line over MAX_LINE_BYTES comes as None (its rest
+    is read and dropped up to the next newline), so it can be reported or skipped like any bad line."""
+    lineno = 0
+    while True:
+        try:
+            line = f.readline(MAX_LINE_BYTES + 1)
+            too_long = len(line) > MAX_LINE_BYTES and not line.endswith(b"\n")
+            while too_long:
+                rest = f.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        except (OSError, EOFError, zlib.error) as e:
+            raise QDError(f"{path}:{lineno + 1}: cannot read ({e})") from e
+        if not line:
+            return
+        lineno += 1
+        yield lineno, None if too_long else line
 
 
 def iter_drawings(path: str | Path, on_error: str = "raise", limit: int | None = None) -> Iterator[Drawing]:
     """Stream drawings from a simplified or raw ndjson file (plain or gzip), one line at a time.
 
     on_error="raise": the first bad line raises a `QDError` naming file and line.
-    on_error="skip": bad lines are skipped, and a `QDDataWarning` at the end says how many and
-    which was first. Blank lines are ignored.
+    on_error="skip": bad lines are skipped, and a `QDDataWarning` says how many and which was
+    first, also when the reading stops early (`limit`, or the caller stops iterating).
+    Blank lines are ignored; each line is decoded on its own, so a bad byte names its own line.
     """
     if on_error not in ("raise", "skip"):
         raise QDError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if limit is not None and limit < 0:
+        raise QDError(f"limit must be >= 0, got {limit}")
     path = Path(path)
     if not path.is_file():
         raise QDError(f"{path}: file not found")
-    skipped, first = 0, None
-    n = 0
-    with _open_text(path) as f:
-        lineno = 0
-        while True:
-            try:
-                line = f.readline()
-            except (OSError, EOFError, UnicodeDecodeError) as e:
-                raise QDError(f"{path}:{lineno + 1}: cannot read ({e})") from e
-            if not line:
-                break
-            lineno += 1
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
+    skipped, first, n = 0, None, 0
+    try:
+        if limit == 0:
+            return
+        with _open_binary(path) as f:
+            for lineno, raw in _lines(f, path):
+                where = f"{path}:{lineno}"
                 try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise QDError(f"{where}: not valid JSON ({e.msg})") from e
-                d = parse_drawing(obj, where)
-            except QDError as e:
-                if on_error == "raise":
-                    raise
-                skipped += 1
-                first = first or str(e)
-                continue
-            yield d
-            n += 1
-            if limit is not None and n >= limit:
-                break
-    if skipped:
-        warnings.warn(f"{path}: skipped {skipped} bad line(s); first: {first}", QDDataWarning, stacklevel=2)
+                    if raw is None:
+                        raise QDError(f"{where}: line longer than {MAX_LINE_BYTES >> 20} MiB")
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise QDError(f"{where}: not UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})") from e
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise QDError(f"{where}: not valid JSON ({e.msg})") from e
+                    except RecursionError as e:
+                        raise QDError(f"{where}: JSON nested too deeply") from e
+                    d = parse_drawing(obj, where)
+                except QDError as e:
+                    if on_error == "raise":
+                        raise
+                    skipped += 1
+                    first = first or str(e)
+                    continue
+                yield d
+                n += 1
+                if limit is not None and n >= limit:
+                    return
+    finally:
+        if skipped:
+            warnings.warn(f"{path}: skipped {skipped} bad line(s) in the {n + skipped} read; first: {first}",
+                          QDDataWarning, stacklevel=2)
 
 
 def load_drawings(path: str | Path, on_error: str = "raise", limit: int | None = None) -> list[Drawing]:
@@ -306,8 +347,16 @@ def strokes_path(name: str, kind: str = "simplified", strokes_dir: str | Path | 
 
 
 def stroke_classes(kind: str = "simplified", strokes_dir: str | Path | None = None) -> list[str]:
+    """Class names with a `<class>.ndjson` or `<class>.ndjson.gz` file (hidden and `.part` files,
+    e.g. an interrupted download, are not classes)."""
     d = (Path(strokes_dir) if strokes_dir is not None else STROKES_DIR) / kind
-    return sorted(p.name.split(".ndjson")[0] for p in d.glob("*.ndjson*"))
+    names = set()
+    for p in d.iterdir() if d.is_dir() else []:
+        for suffix in (".ndjson.gz", ".ndjson"):
+            if p.name.endswith(suffix) and not p.name.startswith(".") and p.is_file():
+                names.add(p.name[: -len(suffix)])
+                break
+    return sorted(names)
 
 
 def stroke_stats(d: Drawing) -> dict:

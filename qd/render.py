@@ -18,6 +18,7 @@ from qd.errors import QDError
 SIDE = 256.0         # the simplified format's coordinate box
 LINE_WIDTH = 16.0    # pen width in those units
 PADDING = 16.0       # margin on each side, in those units, before the half pen width
+MAX_EXTENT = 1e7     # screens are a few thousand pixels wide; far beyond is corrupt data
 
 
 def _as_strokes(strokes, where: str) -> list[np.ndarray]:
@@ -58,6 +59,9 @@ def normalize(strokes, where: str = "drawing") -> list[np.ndarray]:
         raise QDError(f"{where}: drawing is a single point; nothing to scale")
     if extent == 0.0:
         raise QDError(f"{where}: zero-size bounding box (all {pts.shape[1]} points coincide)")
+    if not np.isfinite(extent) or extent > MAX_EXTENT:
+        raise QDError(f"{where}: coordinates span {extent:.3g} units, more than {MAX_EXTENT:.0e}: "
+                      "not a drawing (scaling it would leave nothing to see)")
     scale = (SIDE - 1) / extent
     return [(a - lo[:, None]) * scale for a in s]
 

@@ -9,9 +9,12 @@ a one-cycle learning-rate schedule, and per-epoch train/eval accuracy for learni
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,8 +23,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from qd import MODELS_DIR, augment, data, models
-from qd.errors import QDError
+from qd import MODELS_DIR, atomic, augment, data, models
+from qd.errors import QDDataWarning, QDError
 
 PREPROCESSING = {"size": 28, "scale": "x/255", "ink": "bright on black", "renderer": "qd.render.render"}
 
@@ -40,6 +43,25 @@ class TrainConfig:
     schedule: str = "onecycle"         # onecycle or constant
     seed: int = 0
     model_kw: dict = field(default_factory=dict)
+
+    def validate(self) -> "TrainConfig":
+        """Every setting in its range, or a `QDError` naming it (before any data is loaded)."""
+        checks = [
+            (self.model in models.MODELS, f"model must be one of {', '.join(models.MODELS)}"),
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (math.isfinite(self.lr) and self.lr > 0, "lr must be > 0"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.optimizer in ("adam", "sgd"), "optimizer must be adam or sgd"),
+            (self.augment in augment.PRESETS, f"augment must be one of {', '.join(augment.PRESETS)}"),
+            (self.schedule in ("onecycle", "constant"), "schedule must be onecycle or constant"),
+        ]
+        bad = [f"{msg} (got {getattr(self, msg.split()[0])!r})" for ok, msg in checks if not ok]
+        if bad:
+            raise QDError("bad training settings: " + "; ".join(bad))
+        return self
 
 
 @dataclass
@@ -86,8 +108,7 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
         X_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
         progress: bool = True) -> History:
     """Train `model` in place on uint8 images; evaluate on (X_eval, y_eval) after every epoch."""
-    if cfg.augment not in augment.PRESETS:
-        raise QDError(f"unknown augmentation {cfg.augment!r}; one of {', '.join(augment.PRESETS)}")
+    cfg.validate()
     if len(X_train) != len(y_train):
         raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
     use_all_cores()
@@ -134,36 +155,70 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
 
 # ----------------------------------------------------------------------------- checkpoints
 
+def weights_digest(state_dict: dict) -> str:
+    """SHA-256 of every tensor's bytes, in key order: a flipped bit anywhere changes it."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous().reshape(-1)
+        h.update(k.encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | Path, model: nn.Module, classes: list[str], cfg: TrainConfig,
-                    metrics: dict | None = None) -> Path:
-    """State dict + everything needed to rebuild and use it: class names, config, preprocessing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "classes": list(classes), "config": asdict(cfg),
-                "preprocessing": PREPROCESSING, "metrics": metrics or {}}, path)
-    return path
+                    metrics: dict | None = None, **extra) -> Path:
+    """State dict + everything needed to rebuild and use it: class names, config, preprocessing,
+    and a checksum of the weights. Written atomically: a failed save leaves the old file intact.
+    `extra` entries (e.g. resume state) are stored as they are."""
+    sd = model.state_dict()
+    ck = {"state_dict": sd, "weights_sha256": weights_digest(sd), "classes": list(classes), "config": asdict(cfg),
+          "preprocessing": PREPROCESSING, "metrics": metrics or {}, **extra}
+    return atomic.write_with(path, lambda tmp: torch.save(ck, tmp))
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
-    """Rebuild the model of a checkpoint in eval mode; returns (model, the checkpoint's metadata)."""
+    """Rebuild the model of a checkpoint in eval mode; returns (model, the checkpoint's metadata).
+    Anything wrong with the file (not a checkpoint, another architecture, a broken config, weights
+    that fail their checksum) is a `QDError` naming the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise QDError(f"{path}: no such checkpoint")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad file
-        raise QDError(f"{path}: not a qd checkpoint ({e})") from e
+        raise QDError(f"{path}: not a qd checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
     if not isinstance(ck, dict) or not {"state_dict", "classes", "config"} <= set(ck):
         raise QDError(f"{path}: not a qd checkpoint (missing state_dict/classes/config)")
-    cfg = ck["config"]
-    model = models.build(cfg["model"], len(ck["classes"]), **_model_kw(cfg))
-    model.load_state_dict(ck["state_dict"])
+    cfg, classes, sd = ck["config"], ck["classes"], ck["state_dict"]
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), str) or cfg["model"] not in models.MODELS:
+        raise QDError(f"{path}: broken config: 'model' must be one of {', '.join(models.MODELS)} "
+                      f"(got {cfg.get('model') if isinstance(cfg, dict) else cfg!r})")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise QDError(f"{path}: broken checkpoint: 'classes' must be a list of at least 2 names")
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise QDError(f"{path}: broken checkpoint: 'state_dict' is not a dict of tensors")
+    if "weights_sha256" in ck:
+        if weights_digest(sd) != ck["weights_sha256"]:
+            raise QDError(f"{path}: weights fail their checksum (the file is corrupt)")
+    else:
+        warnings.warn(f"{path}: checkpoint has no weights checksum (saved by an older qd); re-save it",
+                      QDDataWarning, stacklevel=2)
+    try:
+        model = models.build(cfg["model"], len(classes), **_model_kw(cfg))
+        model.load_state_dict(sd)
+    except (RuntimeError, TypeError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise QDError(f"{path}: weights do not fit a {cfg['model']!r} model with {len(classes)} classes "
+                      f"and config {cfg.get('model_kw') or {}} ({first})") from e
     model.eval()
     return model, {k: v for k, v in ck.items() if k != "state_dict"}
 
 
 def _model_kw(cfg: dict) -> dict:
-    kw = dict(cfg.get("model_kw") or {})
+    kw = cfg.get("model_kw") or {}
+    if not isinstance(kw, dict):
+        raise QDError(f"model_kw must be a dict, got {type(kw).__name__}")
+    kw = dict(kw)
     kw.setdefault("dropout", cfg.get("dropout", 0.0))
     return kw
 
@@ -199,15 +254,19 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", default=None, help="folder of <class>.npz/.npy (default: bundled data/bitmaps)")
     p.add_argument("--out", default=str(MODELS_DIR / "cnn.pt"), help="checkpoint path")
     a = p.parse_args(argv)
-    if a.epochs < 1:
-        p.error("--epochs must be >= 1")
     cfg = TrainConfig(model=a.model, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay, dropout=a.dropout,
                       optimizer=a.optimizer, batch_size=a.batch_size, augment=a.augment,
-                      label_smoothing=a.label_smoothing, seed=a.seed)
+                      label_smoothing=a.label_smoothing, seed=a.seed).validate()
+    if a.per_class < 2:
+        raise QDError(f"--per-class must be >= 2 (a stratified 70/30 split needs 2 drawings a class), got {a.per_class}")
+    out = Path(a.out)
+    if out.is_dir():
+        raise QDError(f"--out {out}: is a folder, expected a checkpoint file path")
+    atomic.ensure_writable_dir(out.parent, "--out folder")   # fail now, not after training
     classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
     model, sp, hist = train_model(classes, a.per_class, cfg, data_dir=a.data_dir)
     metrics = {"test_acc": hist.eval_acc[-1], "train_seconds": hist.seconds, **sp.sizes()}
-    out = save_checkpoint(a.out, model, sp.classes, cfg, metrics)
+    out = save_checkpoint(out, model, sp.classes, cfg, metrics)
     print(json.dumps({"checkpoint": str(out), "classes": sp.classes, **metrics}, indent=1))
     return metrics
 

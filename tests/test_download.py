@@ -3,12 +3,14 @@ import gzip
 import http.server
 import io
 import threading
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qd import QDError, data, download
+from qd import QDDataWarning, QDError, data, download
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -37,6 +39,31 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body[: len(body) // 2] if action == "truncate" else b"")
             self.wfile.flush()
+            self.close_connection = True
+        elif action == "html":      # an error page with HTTP 200, as some proxies and portals send
+            body = b"<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif action == "cut_lines":  # half the lines, no Content-Length, connection closed
+            body = Path(self.translate_path(self.path)).read_bytes()
+            lines = body.splitlines(keepends=True)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"".join(lines[: len(lines) // 2]))
+            self.wfile.flush()
+            self.close_connection = True
+        elif action == "slow":       # a trickle: every read succeeds, the whole never arrives
+            body = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(0, min(len(body), 40)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.1)
             self.close_connection = True
         else:
             super().do_GET()
@@ -114,7 +141,7 @@ def test_failed_try_is_retried_cleanly(server, tmp_path):
 
 def test_wrong_content_is_rejected(server, tmp_path):
     url, _, _ = server
-    with pytest.raises(QDError, match=r"wrong.npy: downloaded array has shape \(300, 700\)"):
+    with pytest.raises(QDError, match=r"wrong.npy: array has shape \(300, 700\)"):
         download.download("wrong", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False)
     assert _leftovers(tmp_path / "c") == []
 
@@ -133,3 +160,72 @@ def test_urls_and_cache_dir(monkeypatch, tmp_path):
     assert download.default_cache_dir() == tmp_path
     with pytest.raises(QDError, match="unknown kind 'bitmaps'"):
         download.class_url("cat", "bitmaps")
+
+
+# ----------------------------------------------------------------------------- content checks
+
+def test_html_error_page_served_as_ndjson_is_refused(server, tmp_path):
+    url, handler, _ = server
+    handler.faults["/simplified/star.ndjson"] = ["html"]
+    with pytest.raises(QDError, match=r"star.ndjson: first line is not Quick, Draw! ndjson .*'<!DOCTYPE html>"):
+        download.download("star", "simplified", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False)
+    assert _leftovers(tmp_path / "c") == []
+
+
+def test_body_cut_at_a_line_boundary_without_length_is_refused(server, tmp_path):
+    url, handler, _ = server
+    handler.faults["/simplified/star.ndjson"] = ["cut_lines"]
+    with pytest.raises(QDError, match=r"star.ndjson: truncated transfer, got \d+ of \d+ bytes"):
+        download.download("star", "simplified", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False)
+    assert _leftovers(tmp_path / "c") == []
+
+
+def test_another_class_served_under_the_name_is_refused(server, tmp_path):
+    url, handler, _ = server
+    remote = Path(handler.root)
+    (remote / "simplified" / "cat.ndjson").write_bytes((remote / "simplified" / "star.ndjson").read_bytes())
+    with pytest.raises(QDError, match=r"first line is a drawing of 'star', expected 'cat'"):
+        download.download("cat", "simplified", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False)
+
+
+def test_a_bad_cached_file_is_fetched_again(server, tmp_path):
+    url, handler, _ = server
+    cache = tmp_path / "c" / "simplified"
+    cache.mkdir(parents=True)
+    (cache / "star.ndjson").write_text("<html>gateway timeout</html>\n")
+    with pytest.warns(QDDataWarning, match="cached file is bad"):
+        [p] = download.download("star", "simplified", cache_dir=tmp_path / "c", base_url=url, progress=False)
+    assert len(data.load_drawings(p)) == 25 and handler.hits == ["/simplified/star.ndjson"]
+    with warnings.catch_warnings():      # now sound: served from the cache, checked, not fetched
+        warnings.simplefilter("error")
+        download.download("star", "simplified", cache_dir=tmp_path / "c", base_url=url, progress=False)
+    assert len(handler.hits) == 1
+
+
+def test_a_part_file_left_by_a_killed_process_is_no_class_and_is_cleaned(server, tmp_path):
+    url, _, _ = server
+    cache = tmp_path / "c" / "simplified"
+    cache.mkdir(parents=True)
+    (cache / ".star.ndjson.k2j3h4.part").write_text('{"word": "star", "drawing": [[[0, 1], [0')
+    assert data.stroke_classes(".", strokes_dir=cache) == []
+    download.download("star", "simplified", cache_dir=tmp_path / "c", base_url=url, progress=False)
+    assert _leftovers(tmp_path / "c") == ["star.ndjson"]
+    assert data.stroke_classes(".", strokes_dir=cache) == ["star"]
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/b", "a\\b", ".hidden", "", " cat", "nul\0"])
+def test_class_names_with_path_parts_are_refused(name, tmp_path):
+    with pytest.raises(QDError, match="bad class name"):
+        download.download(name, cache_dir=tmp_path, base_url="http://127.0.0.1:9", progress=False)
+    assert not any(tmp_path.rglob("*.npy"))
+
+
+def test_a_trickle_hits_the_per_file_deadline(server, tmp_path):
+    url, handler, _ = server
+    handler.faults["/numpy_bitmap/smiley%20face.npy"] = ["slow"]
+    t = time.monotonic()
+    with pytest.raises(QDError, match=r"not complete after 1 s"):
+        download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False,
+                          timeout=5, deadline=1)
+    assert time.monotonic() - t < 4
+    assert _leftovers(tmp_path / "c") == []

@@ -1,0 +1,67 @@
+"""Writing files so that a failure never leaves a half-written file where a good one was.
+
+Everything the project writes (checkpoints, metrics, reports, downloads) goes to a temporary file
+in the destination's own folder and is renamed over the destination only once it is complete:
+`os.replace` is atomic on one filesystem, so readers see the old file or the new one, never a mix.
+A failed write (disk full, file-size limit, a crash) removes the temporary file and names the path.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from qd.errors import QDError
+
+
+def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path:
+    """Create `folder` if needed and prove we can write there, before any long work starts."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise QDError(f"{folder}: {what} is not writable ({e.strerror or e})") from e
+    return folder
+
+
+@contextlib.contextmanager
+def _temp_beside(path: Path):
+    """A temporary path in `path`'s folder; removed unless it was renamed onto `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_with(path: str | Path, writer: Callable[[str], None]) -> Path:
+    """Call `writer(temp_path)` to write the file, then rename it onto `path`."""
+    path = Path(path)
+    ensure_writable_dir(path.parent)
+    with _temp_beside(path) as tmp:
+        try:
+            writer(tmp)
+            os.replace(tmp, path)
+        except OSError as e:
+            raise QDError(f"{path}: could not write ({e.strerror or e}); the previous file, if any, is intact") from e
+    return path
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    def writer(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return write_with(path, writer)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
