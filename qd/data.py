@@ -84,6 +84,8 @@ def read_bitmap_file(path: str | Path, limit: int | None = None) -> np.ndarray:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, AttributeError, KeyError,
             MemoryError, OverflowError) as e:  # numpy/zipfile raise these for corrupt or hostile files
         raise QDError(f"{path}: not a valid numpy file ({type(e).__name__}: {e})") from e
+    if not isinstance(a, np.ndarray):  # a zip member that is not in .npy format comes back as bytes
+        raise QDError(f"{path}: not a valid numpy file (its 'bitmaps' member is not an array)")
     if a.dtype != np.uint8:
         raise QDError(f"{path}: dtype is {a.dtype}, expected uint8 bitmaps (0..255)")
     if a.ndim == 2 and a.shape[1] == IMAGE_SIZE * IMAGE_SIZE:
@@ -138,9 +140,10 @@ def load_bitmaps(classes: Sequence[str] | None = None, per_class: int | None = 3
     return Bitmaps(np.concatenate(xs), np.concatenate(ys), classes)
 
 
-def load_protocol(name: str, per_class: int | None = None, seed: int = 0) -> "Split":
+def load_protocol(name: str, per_class: int | None = None, seed: int = 0, val_size: float = 0.0) -> "Split":
     """The seeded 70/30 split of a named protocol (see `PROTOCOLS`); `per_class` lowers the cap
-    (tiny runs). Short classes are taken whole, silently: that is the protocol."""
+    (tiny runs). Short classes are taken whole, silently: that is the protocol. `val_size` carves a
+    validation part out of the training part; the test part stays the same."""
     if name not in PROTOCOLS:
         raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
     classes, cap = PROTOCOLS[name]
@@ -148,7 +151,17 @@ def load_protocol(name: str, per_class: int | None = None, seed: int = 0) -> "Sp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QDDataWarning)
         ds = load_bitmaps(classes, per_class=cap)
-    return split(ds, test_size=0.3, seed=seed)
+    return split(ds, test_size=0.3, val_size=val_size, seed=seed)
+
+
+def first_per_class(y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the first `n` items of every class in `y` (all of a smaller class), in order. On a
+    shuffled training part this is a seeded random subset: the learning curve's smaller sets."""
+    y = np.asarray(y)
+    keep = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        keep[np.flatnonzero(y == c)[:n]] = True
+    return np.flatnonzero(keep)
 
 
 @dataclass

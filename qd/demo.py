@@ -258,8 +258,10 @@ class DrawingApp:
         n = len(self.recorder.strokes)
         try:
             probs, img = self.predictor.predict_strokes(self.recorder.strokes)
-        except QDError:  # a single dot has no size yet
-            self.show_result(None, None, message="Keep drawing: a dot is not a doodle yet.")
+        except QDError as e:  # a single dot has no size yet; anything else, say what
+            small = "single point" in str(e) or "zero-size" in str(e)
+            self.show_result(None, None, message="Keep drawing: a dot is not a doodle yet." if small
+                             else f"Cannot read this drawing: {e}")
             return
         self.show_result(self.predictor.top(probs, self.top_k), img)
         self.last_latency_ms = (time.perf_counter() - t0) * 1e3

@@ -7,17 +7,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from qd import REPORTS_DIR
+from qd import REPORTS_DIR, atomic
 
 CMAP = "gray_r"  # show ink dark on white, as people draw; the data is ink bright on black
 
 
 def save(fig, name: str, reports_dir: str | Path | None = None) -> Path:
-    d = Path(reports_dir or REPORTS_DIR) / "figures"
-    d.mkdir(parents=True, exist_ok=True)
-    p = d / f"{name}.png"
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    return p
+    p = Path(reports_dir or REPORTS_DIR) / "figures" / f"{name}.png"
+    return atomic.write_with(p, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
 def _off(ax):
@@ -133,6 +130,26 @@ def learning_curves(histories: dict, title: str = "Learning curves", eval_label:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return fig
+
+
+def accuracy_vs_data(sizes, curves: dict, title: str, peers: dict | None = None):
+    """Test accuracy against training drawings per class (log x), one line per model; `peers`
+    draws horizontal reference lines (e.g. DoodleNet restricted, an upper bound)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, accs) in enumerate(curves.items()):
+        ax.plot(sizes, 100 * np.asarray(accs), "-o", color=f"C{i}", label=name)
+        for x, a in zip(sizes, accs):
+            ax.annotate(f"{100 * a:.1f}", (x, 100 * a), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    for j, (name, acc) in enumerate((peers or {}).items()):
+        ax.axhline(100 * acc, ls=":", color=f"C{len(curves) + j}", label=f"{name}: {100 * acc:.1f}%")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("training drawings per class")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     return fig
 
 

@@ -54,7 +54,8 @@ def normalize(strokes, where: str = "drawing") -> list[np.ndarray]:
     s = _as_strokes(strokes, where)
     pts = np.concatenate(s, axis=1)
     lo, hi = pts.min(axis=1), pts.max(axis=1)
-    extent = float((hi - lo).max())
+    with np.errstate(over="ignore"):   # +-1e308 overflows to inf: refused just below
+        extent = float((hi - lo).max())
     if pts.shape[1] == 1:
         raise QDError(f"{where}: drawing is a single point; nothing to scale")
     if extent == 0.0:
@@ -98,18 +99,25 @@ def render_many(drawings: Sequence, size: int = 28, **kw) -> np.ndarray:
     return out
 
 
-def match_official(drawings: Sequence, bitmaps: np.ndarray, max_mae: float = 6.0):
+def match_official(drawings: Sequence, bitmaps: np.ndarray, max_mae: float = 6.0, candidates: int = 8):
     """Find which official bitmap each stroke drawing is, by rendering it and taking the nearest row.
 
     Returns a list of (drawing index, bitmap index, mean absolute error in 0..255 units) for the
     drawings whose nearest bitmap is within `max_mae` (true pairs are ~1-5 apart, unrelated doodles > 8).
+    The `candidates` nearest rows by Euclidean distance (one matrix product) are scored by absolute
+    error, so matching thousands of drawings against thousands of rows stays fast.
     """
+    if len(drawings) == 0 or len(bitmaps) == 0:
+        return []
     rendered = render_many(drawings).reshape(len(drawings), -1).astype(np.float32)
     flat = np.asarray(bitmaps).reshape(len(bitmaps), -1).astype(np.float32)
+    d2 = (rendered ** 2).sum(1)[:, None] - 2 * rendered @ flat.T + (flat ** 2).sum(1)[None, :]
+    k = min(candidates, len(flat))
+    near = np.argpartition(d2, k - 1, axis=1)[:, :k]
     out = []
     for i, r in enumerate(rendered):
-        d = np.abs(flat - r).mean(axis=1)
-        j = int(d.argmin())
-        if d[j] <= max_mae:
-            out.append((i, j, float(d[j])))
+        mae = np.abs(flat[near[i]] - r).mean(axis=1)
+        j = int(near[i][mae.argmin()])
+        if mae.min() <= max_mae:
+            out.append((i, j, float(mae.min())))
     return out

@@ -214,6 +214,11 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
     return model, {k: v for k, v in ck.items() if k != "state_dict"}
 
 
+def model_kwargs(cfg: TrainConfig) -> dict:
+    """The keyword arguments `models.build` needs for this config (dropout and model_kw)."""
+    return _model_kw(asdict(cfg))
+
+
 def _model_kw(cfg: dict) -> dict:
     kw = cfg.get("model_kw") or {}
     if not isinstance(kw, dict):
@@ -230,7 +235,7 @@ def train_model(classes: list[str] | None = None, per_class: int = 3000, cfg: Tr
     cfg = cfg or TrainConfig()
     ds = data.load_bitmaps(classes, per_class=per_class, data_dir=data_dir)
     sp = data.split(ds, test_size=test_size, seed=split_seed)
-    model = models.build(cfg.model, len(sp.classes), seed=cfg.seed, **_model_kw(asdict(cfg)))
+    model = models.build(cfg.model, len(sp.classes), seed=cfg.seed, **model_kwargs(cfg))
     hist = fit(model, sp.X_train, sp.y_train, cfg, sp.X_test, sp.y_test, progress=progress)
     return model, sp, hist
 
