@@ -6,11 +6,18 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8866
 
-.PHONY: env test test-fast report report-quick demo lab train clean
+.PHONY: env sysdeps test test-fast report report-quick demo lab train download bench clean
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The renderer draws with cairo (Google's renderer): Debian's libcairo2, installed if missing.
+sysdeps:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('cairo') else 1)" 2>/dev/null || \
+	  { command -v apt-get >/dev/null && SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ) && \
+	    $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q libcairo2 || \
+	    { echo "install the cairo library (Debian/Ubuntu: apt-get install libcairo2; macOS: brew install cairo)"; exit 1; }; }
+
+$(STAMP): pyproject.toml | sysdeps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
@@ -35,6 +42,13 @@ lab: $(STAMP)
 
 train: $(STAMP)        ## e.g. make train ARGS="--model cnn --epochs 10"
 	$(PY) -m qd.train $(ARGS)
+
+download: $(STAMP)     ## official files for all 345 classes, e.g. make download ARGS="--kind simplified --per-class 5000"
+	$(PY) -m qd.download --classes all $(ARGS)
+
+bench: $(STAMP)        ## one JSON line each: the renderer, and training throughput (mmap vs on-the-fly rendering)
+	$(PY) -m qd.render --bench
+	$(PY) -m qd.train --bench
 
 clean:
 	rm -rf reports/*.ipynb reports/*.html reports/metrics reports/figures models .pytest_cache

@@ -41,6 +41,19 @@ PROTOCOLS = {
     "reference": (REFERENCE_PROTOCOL_CLASSES, 3000),
 }
 STROKE_KINDS = ("simplified", "raw", "first250")
+CLASSES_FILE = DATA_DIR / "classes.txt"
+
+
+def all_classes() -> list[str]:
+    """The 345 official class names (data/classes.txt), as the official files spell them."""
+    return [line for line in CLASSES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def resolve_classes(classes) -> list[str] | None:
+    """`"all"` -> the 345 official names; a comma-separated string -> a list; a list stays; None stays."""
+    if isinstance(classes, str):
+        return all_classes() if classes.strip().lower() == "all" else [c.strip() for c in classes.split(",") if c.strip()]
+    return None if classes is None else list(classes)
 
 
 # ----------------------------------------------------------------------------- bitmaps
@@ -121,7 +134,8 @@ def load_bitmaps(classes: Sequence[str] | None = None, per_class: int | None = 3
     drawings than asked gives what it has, with a warning saying so.
     """
     d = Path(data_dir) if data_dir is not None else BITMAP_DIR
-    classes = list(classes) if classes is not None else available_classes(d)
+    classes = resolve_classes(classes)
+    classes = classes if classes is not None else available_classes(d)
     if not classes:
         raise QDError("no classes given")
     if len(set(classes)) != len(classes):
@@ -337,7 +351,7 @@ def iter_drawings(path: str | Path, on_error: str = "raise", limit: int | None =
                     return
     finally:
         if skipped:
-            warnings.warn(f"{path}: skipped {skipped} bad line(s) in the {n + skipped} read; first: {first}",
+            warnings.warn(f"{path}: skipped {skipped} bad line(s); first: {first} ({n} good drawings read)",
                           QDDataWarning, stacklevel=2)
 
 

@@ -13,6 +13,7 @@ import glob
 import http.client
 import json
 import os
+import sys
 import tempfile
 import time
 import urllib.error
@@ -106,22 +107,30 @@ def check_file(path: Path, kind: str, name: str, where: str | None = None) -> No
 
 
 def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, deadline: float,
-                progress: bool) -> None:
+                progress: bool, per_class: int | None = None) -> None:
+    """One try: stream `url` to a temporary file beside `dest`, check it, rename it into place.
+    With `per_class`, only the first rows (npy) or lines (ndjson) are fetched (a Range request
+    where the server supports it) and saved as a complete file of that many drawings."""
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     stop_at = time.monotonic() + deadline
+    want = None                      # bytes enough for `per_class` drawings, once known
     try:
         with os.fdopen(fd, "wb") as out:
+            req = urllib.request.Request(url)
+            if per_class and kind == "numpy_bitmap":
+                req.add_header("Range", f"bytes=0-{NPY_HEADER_MAX + per_class * 784 - 1}")
             try:
-                resp = urllib.request.urlopen(url, timeout=timeout)
+                resp = urllib.request.urlopen(req, timeout=timeout)
             except urllib.error.HTTPError as e:
                 raise QDError(f"{url}: HTTP {e.code} {e.reason}") from e
             except (urllib.error.URLError, OSError) as e:
                 raise QDError(f"{url}: cannot connect ({getattr(e, 'reason', e)})") from e
             with resp:
+                partial = resp.status == 206
                 total = resp.headers.get("Content-Length")
                 total = int(total) if total is not None else None
                 chunked = "chunked" in (resp.headers.get("Transfer-Encoding") or "").lower()
-                got = 0
+                got, lines, head = 0, 0, b""
                 with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress,
                           leave=False) as bar:
                     while True:
@@ -134,18 +143,76 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
                             raise QDError(f"{url}: transfer broke off after {got} bytes ({e})") from e
                         if not chunk:
                             break
+                        if per_class and kind != "numpy_bitmap":
+                            nl = chunk.count(b"\n")
+                            if lines + nl >= per_class:          # cut after the per_class-th line
+                                cut = -1
+                                for _ in range(per_class - lines):
+                                    cut = chunk.index(b"\n", cut + 1)
+                                chunk, lines = chunk[:cut + 1], per_class
+                            else:
+                                lines += nl
                         out.write(chunk)
                         got += len(chunk)
                         bar.update(len(chunk))
-                if total is not None and got != total:
-                    raise QDError(f"{url}: truncated transfer, got {got} of {total} bytes")
-                if total is None and not chunked:
-                    _confirm_length(url, got, timeout)
+                        if per_class and kind == "numpy_bitmap" and want is None and len(head) < NPY_HEADER_MAX:
+                            head += chunk[:NPY_HEADER_MAX]
+                            want = _npy_bytes_for(head, per_class, url)
+                        if per_class and ((want is not None and got >= want) or lines >= per_class):
+                            break                                  # enough: stop reading the rest
+                complete = not per_class or (want is None and lines < per_class)  # read to the end
+                if complete and not partial:
+                    if total is not None and got != total:
+                        raise QDError(f"{url}: truncated transfer, got {got} of {total} bytes")
+                    if total is None and not chunked:
+                        _confirm_length(url, got, timeout)
+        if per_class and kind == "numpy_bitmap":
+            _trim_npy(Path(tmp), per_class, url)
         check_file(Path(tmp), kind, name, where=url)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+NPY_HEADER_MAX = 4096   # an .npy header is 128 bytes in practice; read this much to be sure
+
+
+def _npy_header(head: bytes, url: str):
+    """(rows, header length) of an official .npy from its first bytes, or None if not enough yet."""
+    import io
+    f = io.BytesIO(head)
+    try:
+        version = np.lib.format.read_magic(f)
+        shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                 else np.lib.format.read_array_header_2_0(f))
+    except ValueError as e:
+        if len(head) < NPY_HEADER_MAX:
+            return None
+        raise QDError(f"{url}: not an .npy file ({e})") from e
+    if dtype != np.uint8 or len(shape) != 2 or shape[1] != 784 or fortran:
+        raise QDError(f"{url}: array has shape {shape} {dtype}, expected (N, 784) uint8")
+    return shape[0], f.tell()
+
+
+def _npy_bytes_for(head: bytes, per_class: int, url: str) -> int | None:
+    h = _npy_header(head, url)
+    return None if h is None else h[1] + min(per_class, h[0]) * 784
+
+
+def _trim_npy(path: Path, per_class: int, url: str) -> None:
+    """Rewrite a downloaded .npy prefix as a complete .npy of its first `per_class` rows."""
+    raw = path.read_bytes()
+    h = _npy_header(raw[:NPY_HEADER_MAX], url)
+    if h is None:
+        raise QDError(f"{url}: transfer ended inside the .npy header ({len(raw)} bytes)")
+    rows, start = h
+    n = min(per_class, rows)
+    if len(raw) < start + n * 784:
+        raise QDError(f"{url}: truncated transfer, got {len(raw) - start} of {n * 784} bytes of rows")
+    a = np.frombuffer(raw, np.uint8, count=n * 784, offset=start).reshape(n, 784)
+    with open(path, "wb") as f:
+        np.save(f, a)
 
 
 def _confirm_length(url: str, got: int, timeout: float) -> None:
@@ -170,45 +237,105 @@ def _remove_stale_parts(folder: Path, dest: Path) -> None:
             p.unlink()
 
 
-def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir: str | Path | None = None,
-             base_url: str | None = None, retries: int = 3, timeout: float = 60.0, force: bool = False,
-             progress: bool = True, deadline: float = 3600.0) -> list[Path]:
-    """Download the official `kind` file of each class into `cache_dir/kind/`; return their paths.
-
-    Files already in the cache are checked cheaply (`check_file`) and kept if sound, fetched again
-    if not (or if `force`). Each failed try is retried from scratch (`retries` tries in all, with a
-    short pause); the last failure raises a `QDError`. `timeout` bounds each read, `deadline` each
-    file's whole transfer.
-    """
-    if isinstance(classes, str):
-        classes = [classes]
-    if retries < 1:
-        raise QDError(f"retries must be >= 1, got {retries}")
+def cache_folder(kind: str, per_class: int | None = None, cache_dir: str | Path | None = None) -> Path:
+    """`cache/<kind>/` for whole files, `cache/<kind>-first<N>/` for the first N drawings a class."""
     if kind not in KINDS:
         raise QDError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    return Path(cache_dir or default_cache_dir()) / (kind if not per_class else f"{kind}-first{per_class}")
+
+
+def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir: str | Path | None = None,
+             base_url: str | None = None, retries: int = 3, timeout: float = 60.0, force: bool = False,
+             progress: bool = True, deadline: float = 3600.0, per_class: int | None = None,
+             workers: int = 1) -> list[Path]:
+    """Download the official `kind` file of each class into `cache_folder(kind, per_class)`; return
+    their paths, in the order of `classes` ("all": the 345 official classes).
+
+    Files already in the cache are checked cheaply (`check_file`) and kept if sound, fetched again
+    if not (or if `force`): a run that was stopped resumes where it was. Each failed try is retried
+    from scratch (`retries` tries in all, with a short pause); a class that still fails raises a
+    `QDError` naming it, after the other classes are done. `timeout` bounds each read, `deadline`
+    each file's whole transfer; `workers` files download at once (threads).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    if isinstance(classes, str):     # one class name, or "all"
+        classes = data.all_classes() if classes == "all" else [classes]
+    classes = list(classes)
+    if retries < 1:
+        raise QDError(f"retries must be >= 1, got {retries}")
+    if per_class is not None and per_class < 1:
+        raise QDError(f"per_class must be >= 1, got {per_class}")
+    if workers < 1:
+        raise QDError(f"workers must be >= 1, got {workers}")
     for name in classes:
         check_class_name(name)
-    folder = Path(cache_dir or default_cache_dir()) / kind
+    folder = cache_folder(kind, per_class, cache_dir)
     atomic.ensure_writable_dir(folder, "download cache")
-    paths = []
-    for name in tqdm(classes, desc=f"download {kind}", disable=not progress or len(classes) < 2):
+
+    def one(name: str) -> Path:
         url = class_url(name, kind, base_url)
         dest = folder / f"{name}{KINDS[kind]}"
         _remove_stale_parts(folder, dest)
         if dest.is_file() and not force:
             try:
                 check_file(dest, kind, name)
+                return dest
             except QDError as e:
-                warnings.warn(f"cached file is bad, fetching it again: {e}", QDDataWarning, stacklevel=2)
+                warnings.warn(f"cached file is bad, fetching it again: {e}", QDDataWarning, stacklevel=3)
                 dest.unlink()
-        if force or not dest.is_file():
-            for attempt in range(1, retries + 1):
-                try:
-                    _fetch_once(url, dest, kind, name, timeout, deadline, progress)
-                    break
-                except QDError as e:
-                    if attempt == retries or "HTTP 404" in str(e):
-                        raise QDError(f"{e} (gave up after {attempt} tr{'y' if attempt == 1 else 'ies'})") from e
-                    time.sleep(0.2 * attempt)
-        paths.append(dest)
-    return paths
+        for attempt in range(1, retries + 1):
+            try:
+                _fetch_once(url, dest, kind, name, timeout, deadline, progress and workers == 1, per_class)
+                return dest
+            except QDError as e:
+                if attempt == retries or "HTTP 404" in str(e):
+                    raise QDError(f"{e} (gave up after {attempt} tr{'y' if attempt == 1 else 'ies'})") from e
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    paths: dict[str, Path] = {}
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(classes), desc=f"download {kind}", unit="class",
+                 disable=not progress or len(classes) < 2) as bar:
+        futures = {pool.submit(one, name): name for name in classes}
+        for fut in futures:
+            try:
+                paths[futures[fut]] = fut.result()
+            except QDError as e:
+                errors.append(str(e))
+            bar.update(1)
+    if errors:
+        head = errors[0] if len(errors) == 1 else f"{len(errors)} classes failed; first: {errors[0]}"
+        raise QDError(head + (f" ({len(paths)} other files are in {folder})" if paths else ""))
+    return [paths[name] for name in classes]
+
+
+def main(argv=None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m qd.download",
+                                description="Fetch official Quick, Draw! class files into the cache "
+                                            "(parallel, resumable: rerun to continue).")
+    p.add_argument("--classes", default="all", help='"all" (the 345 official classes) or comma-separated names')
+    p.add_argument("--kind", default="numpy_bitmap", choices=sorted(KINDS))
+    p.add_argument("--per-class", type=int, default=None, help="only the first N drawings of each class")
+    p.add_argument("--workers", type=int, default=8, help="files downloading at once")
+    p.add_argument("--cache-dir", default=None, help=f"default: $QD_CACHE or {Path.home() / '.cache' / 'quickdraw'}")
+    p.add_argument("--base-url", default=None, help="a mirror with the official layout (default: $QD_BASE_URL "
+                                                    "or Google's bucket)")
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--force", action="store_true", help="fetch again even what the cache has")
+    a = p.parse_args(argv)
+    try:
+        paths = download(data.resolve_classes(a.classes), a.kind, a.cache_dir, a.base_url, a.retries, per_class=a.per_class,
+                         workers=a.workers, force=a.force)
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"files": len(paths), "folder": str(paths[0].parent) if paths else None,
+                      "bytes": sum(p.stat().st_size for p in paths)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

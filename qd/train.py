@@ -258,7 +258,14 @@ def main(argv=None) -> dict:
     p.add_argument("--per-class", type=int, default=3000)
     p.add_argument("--data-dir", default=None, help="folder of <class>.npz/.npy (default: bundled data/bitmaps)")
     p.add_argument("--out", default=str(MODELS_DIR / "cnn.pt"), help="checkpoint path")
+    p.add_argument("--bench", action="store_true", help="print one JSON line: training throughput from "
+                   "memory-mapped bitmaps and from strokes rendered on the fly (qd.distributed.bench)")
     a = p.parse_args(argv)
+    if a.bench:
+        from qd.distributed import bench
+        result = bench(batch_size=a.batch_size if a.batch_size != TrainConfig.batch_size else 256, model=a.model)
+        print(json.dumps(result))
+        return result
     cfg = TrainConfig(model=a.model, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay, dropout=a.dropout,
                       optimizer=a.optimizer, batch_size=a.batch_size, augment=a.augment,
                       label_smoothing=a.label_smoothing, seed=a.seed).validate()

@@ -7,7 +7,7 @@ SOURCE_DIR holds `bitmaps/<class>.npy` (official numpy_bitmap rows) and
 `data/bitmaps/<class>.npz` (key `bitmaps`, uint8 (N, 784), rows in the source order); stroke files
 are re-gzipped deterministically (same content, level 9, no timestamp). PEERS_DIR, if given, holds
 `doodlenet/` (ml5's DoodleNet, MIT), copied byte for byte to `data/peers/doodlenet/`. Writes
-`data/SHA256SUMS`. Never run at run or test time: the project reads only `data/`.
+`data/classes.txt` (the 345 official class names) and `data/SHA256SUMS`. Never run at run or test time: the project reads only `data/`.
 """
 import gzip
 import hashlib
@@ -35,6 +35,9 @@ def main(src: Path, peers: Path | None = None) -> None:
         for p in sorted((src / "strokes" / kind).glob("*.ndjson.gz")):
             raw = gzip.decompress(p.read_bytes())
             (OUT / "strokes" / kind / p.name).write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+    # The 345 official class names: the raw stroke files cover every class of the dataset.
+    names = sorted((p.name[: -len(".ndjson.gz")] for p in (OUT / "strokes" / "raw").glob("*.ndjson.gz")), key=str.lower)
+    (OUT / "classes.txt").write_text("\n".join(names) + "\n")
     if peers is not None:
         dst = OUT / "peers" / "doodlenet"
         dst.mkdir(parents=True, exist_ok=True)

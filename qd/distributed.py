@@ -1,0 +1,213 @@
+"""Training at scale: streaming datasets, DataLoader workers, CUDA with mixed precision when there is
+a GPU, and many processes or GPUs with torchrun (DistributedDataParallel + DistributedSampler).
+
+    python -m qd.distributed --data-dir ~/.cache/quickdraw/numpy_bitmap --kind numpy_bitmap \
+        --classes all --epochs 5 --out models/qd345.pt
+    torchrun --nproc_per_node 4 -m qd.distributed --data-dir ... --kind simplified ...   # 4 GPUs/processes
+    python -m qd.distributed ... --resume                                               # continue a run
+
+The same code runs on one CPU process, on a GPU, and under torchrun (NCCL on GPUs, gloo on CPUs).
+Every epoch, rank 0 alone writes a checkpoint atomically with all that resuming needs: weights,
+optimizer, learning-rate schedule, AMP scaler, the epoch, and the sampler's seed. `--resume` reads
+it and continues with the next epoch; each epoch's shuffling and augmentation come from
+(seed, epoch), so an interrupted and resumed run trains like an uninterrupted one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from qd import atomic, augment, datasets, models, train
+from qd.errors import QDError
+
+
+def setup() -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under torchrun (WORLD_SIZE > 1) this joins the process group:
+    NCCL with one GPU per process when CUDA is there, gloo on CPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    cuda = torch.cuda.is_available()
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return rank, world, device
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def fit_stream(dataset, classes: list[str], cfg: train.TrainConfig, out: str | Path | None = None,
+               batch_size: int = 256, workers: int = 2, resume: bool = False, max_steps: int | None = None,
+               progress: bool = True) -> dict:
+    """Train `cfg.model` on a map-style dataset of (uint8 image, label); see the module docstring.
+    Returns a summary: losses per step (this rank's), epochs done, drawings/s, the weights' digest."""
+    cfg.validate()
+    rank, world, device = setup()
+    cuda = device.type == "cuda"
+    if out is not None and rank == 0:
+        atomic.ensure_writable_dir(Path(out).parent, "--out folder")
+    torch.manual_seed(cfg.seed)
+    model = models.build(cfg.model, len(classes), seed=cfg.seed, **train.model_kwargs(cfg)).to(device)
+    if not cuda:
+        model = model.to(memory_format=torch.channels_last)
+    opt = train.make_optimizer(model, cfg)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    steps_per_epoch = max(1, len(sampler) // batch_size)
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(       # linear warm-up, then cosine decay
+        opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    start_epoch = 0
+    if resume and out is not None and Path(out).is_file():
+        ck = torch.load(out, map_location="cpu", weights_only=True)
+        state = ck.get("resume")
+        if not state:
+            raise QDError(f"{out}: no resume state in this checkpoint (was it written by qd.distributed?)")
+        if ck["classes"] != list(classes):
+            raise QDError(f"{out}: checkpoint classes differ from this run's ({len(ck['classes'])} vs {len(classes)})")
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch = state["epoch"] + 1
+        if state["sampler"]["seed"] != cfg.seed:
+            raise QDError(f"{out}: saved with seed {state['sampler']['seed']}, this run has seed {cfg.seed}")
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
+                        pin_memory=cuda, persistent_workers=workers > 0)
+    aug = augment.PRESETS[cfg.augment]
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    losses, seen, t0, step, written = [], 0, time.perf_counter(), 0, 0
+    done_epoch = start_epoch - 1
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rank)       # dropout of this epoch
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)   # augmentation of this epoch
+        model.train()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
+        for xb, yb in bar:
+            x = aug(xb.unsqueeze(1).float().div_(255), generator=gen).to(device, non_blocking=True)
+            if not cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = yb.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
+                loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            losses.append(loss.item())
+            seen += len(yb)
+            step += 1
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            if max_steps is not None and step >= max_steps:
+                break
+        done_epoch = epoch
+        if out is not None:
+            written += _save(out, model, classes, cfg, rank, epoch, opt, sched, scaler, losses)
+        if max_steps is not None and step >= max_steps:
+            break
+    seconds = time.perf_counter() - t0
+    net = _unwrap(model)
+    return {"rank": rank, "world": world, "device": str(device), "steps": step, "epochs_done": done_epoch + 1,
+            "losses": losses, "drawings_per_s": seen * world / max(seconds, 1e-9), "checkpoints_written": written,
+            "weights_sha256": train.weights_digest(net.state_dict())}
+
+
+def _save(out, model, classes, cfg, rank, epoch, opt, sched, scaler, losses) -> int:
+    """Rank 0 writes; every rank waits for it, so no process reads a half-written file. Returns how
+    many files this rank wrote (1 or 0)."""
+    if rank == 0:
+        net = _unwrap(model)
+        train.save_checkpoint(out, net, classes, cfg, {"epochs_done": epoch + 1, "last_loss": losses[-1] if losses else None},
+                              resume={"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                      "scaler": scaler.state_dict(), "sampler": {"seed": cfg.seed, "epoch": epoch}})
+    if dist.is_initialized():
+        dist.barrier()
+    return int(rank == 0)
+
+
+def bench(steps: int = 40, batch_size: int = 256, workers: int = 2, model: str = "cnn") -> dict:
+    """Training throughput (drawings/s) from memory-mapped official .npy bitmaps and from simplified
+    ndjson rendered on the fly in DataLoader workers, on a mirror built from the bundled data."""
+    import tempfile
+    from qd import data
+    with tempfile.TemporaryDirectory() as tmp:
+        root = datasets.write_mirror(tmp, data.THIRTEEN_CLASSES, kinds=("numpy_bitmap",))
+        datasets.write_mirror(tmp, data.stroke_classes("first250"), kinds=("simplified",), repeat=4)
+        out = {"steps": steps, "batch_size": batch_size, "workers": workers, "model": model,
+               "device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads()}
+        for kind, key in (("numpy_bitmap", "mmap_bitmaps"), ("simplified", "render_on_the_fly")):
+            ds = datasets.make(kind, root / kind)
+            cfg = train.TrainConfig(model=model, epochs=1, augment="flip")
+            fit_stream(ds, ds.classes, cfg, None, batch_size, workers, max_steps=3, progress=False)  # warm-up
+            r = fit_stream(ds, ds.classes, cfg, None, batch_size, workers, max_steps=steps, progress=False)
+            out[f"{key}_drawings_per_s"] = round(r["drawings_per_s"])
+        out["ratio"] = round(out["mmap_bitmaps_drawings_per_s"] / out["render_on_the_fly_drawings_per_s"], 3)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m qd.distributed", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = train.TrainConfig()
+    p.add_argument("--data-dir", required=True, help="a folder of official <class>.npy or <class>.ndjson files")
+    p.add_argument("--kind", default="numpy_bitmap", choices=["numpy_bitmap", "simplified"])
+    p.add_argument("--classes", default=None, help='"all", comma-separated names, or every file in --data-dir')
+    p.add_argument("--per-class", type=int, default=None, help="at most this many drawings of each class")
+    p.add_argument("--size", type=int, default=28, help="render size for --kind simplified")
+    p.add_argument("--model", default="cnn", choices=sorted(models.MODELS))
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--augment", default="flip", choices=sorted(augment.PRESETS))
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes per training process")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="checkpoint path (written by rank 0 after every epoch)")
+    p.add_argument("--resume", action="store_true", help="continue from --out")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    a = p.parse_args(argv)
+    try:
+        cfg = train.TrainConfig(model=a.model, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay,
+                                batch_size=a.batch_size, augment=a.augment, seed=a.seed).validate()
+        if a.size != 28 and a.kind == "simplified":
+            raise QDError("the models take 28x28 input; --size is for rendering studies")
+        ds = datasets.make(a.kind, a.data_dir, a.classes, part="train", seed=a.seed, per_class=a.per_class, size=a.size) \
+            if a.kind == "simplified" else datasets.make(a.kind, a.data_dir, a.classes, part="train", seed=a.seed,
+                                                         per_class=a.per_class)
+        summary = fit_stream(ds, ds.classes, cfg, a.out, a.batch_size, a.workers, a.resume, a.max_steps)
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    summary["loss_first"], summary["loss_last"] = (summary["losses"][0], summary["losses"][-1]) if summary["losses"] else (None, None)
+    summary["losses"] = [round(x, 5) for x in summary["losses"]]
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
