@@ -112,11 +112,12 @@ def torch_row(name: str, model: torch.nn.Module, X_test: np.ndarray, y_test: np.
                        time_predict(predict, X_test), models.n_params(model), **extra)
 
 
-def fit_and_score(name: str, sp, cfg, protocol: str, tta: bool = False, progress: bool = True, **extra):
-    """Build, train and score one torch model on a split: (model, history, report rows); with `tta`
-    a second row for test-time flip averaging."""
+def fit_and_score(name: str, sp, cfg, protocol: str, tta: bool = False, progress: bool = True, model=None, **extra):
+    """Build (or take `model`, e.g. pretrained), train and score one torch model on a split:
+    (model, history, report rows); with `tta` a second row for test-time flip averaging."""
     from qd import train
-    model = models.build(cfg.model, len(sp.classes), seed=cfg.seed, **train.model_kwargs(cfg))
+    if model is None:
+        model = models.build(cfg.model, len(sp.classes), seed=cfg.seed, **train.model_kwargs(cfg))
     hist = train.fit(model, sp.X_train, sp.y_train, cfg, sp.X_test, sp.y_test, progress=progress)
     args = (model, sp.X_test, sp.y_test, len(sp.classes), len(sp.y_train), hist.seconds, protocol)
     extra = {"augment": cfg.augment, "epochs": cfg.epochs, **extra}

@@ -42,9 +42,17 @@ class Predictor:
         return p[0] if np.asarray(img).ndim == 2 else p
 
     def predict_strokes(self, strokes) -> tuple[np.ndarray, np.ndarray]:
-        """Strokes ([[xs], [ys]] lists, any coordinates) -> (probabilities (C,), the 28x28 input)."""
+        """Strokes ([[xs], [ys]] lists, any coordinates) -> (probabilities (C,), the 28x28 drawing).
+        The model gets the input its checkpoint names (`preprocessing["input"]`): a rendered image
+        (of `size`), order/time channels, or a stroke sequence."""
+        pre = self.meta.get("preprocessing") or {}
+        kind, size = pre.get("input", "image"), int(pre.get("size", 28))
         img = render.render(strokes)
-        return self.predict_image(img), img
+        if kind == "image" and size == 28:
+            return self.predict_image(img), img
+        from qd import strokes as stroke_inputs
+        x = stroke_inputs.encode(kind, [strokes], size=size, max_len=int(pre.get("max_len", 128)))
+        return predict_proba(self.model, x)[0], img
 
     def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(-probs)[:k]

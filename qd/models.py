@@ -13,15 +13,21 @@ from qd.errors import QDError
 
 
 def to_tensor(X: np.ndarray) -> torch.Tensor:
-    """uint8 images (N, 28, 28) or (N, 784) -> float32 (N, 1, 28, 28) in 0..1."""
+    """Model input as float32. uint8 images (N, 28, 28) or (N, 784) -> (N, 1, 28, 28) in 0..1;
+    square images of another size (N, S, S) -> (N, 1, S, S); multi-channel images (N, C, S, S)
+    stay as they are, scaled to 0..1; float32 stroke sequences (N, T, 3) pass through."""
     X = np.asarray(X)
+    if X.dtype == np.float32 and X.ndim == 3 and X.shape[2] == 3:
+        return torch.from_numpy(np.ascontiguousarray(X))
     if X.dtype != np.uint8:
         raise QDError(f"images must be uint8 0..255, got {X.dtype}")
     if X.ndim == 2 and X.shape[1] == 784:
         X = X.reshape(-1, 28, 28)
-    if X.ndim == 2 and X.shape == (28, 28):
+    if X.ndim == 2 and X.shape[0] == X.shape[1]:
         X = X[None]
-    if X.ndim != 3 or X.shape[1:] != (28, 28):
+    if X.ndim == 4 and X.shape[2] == X.shape[3] and X.shape[1] in (1, 3):
+        return torch.tensor(X, dtype=torch.float32).div_(255.0)
+    if X.ndim != 3 or X.shape[1] != X.shape[2] or X.shape[1] < 8:
         raise QDError(f"images have shape {X.shape}, expected (N, 28, 28) or (N, 784)")
     return torch.tensor(X, dtype=torch.float32).div_(255.0).unsqueeze(1)
 
@@ -75,19 +81,38 @@ class QDNet(nn.Module):
     time). Chosen for accuracy per CPU-second: wider or deeper stacks cost more for less."""
 
     def __init__(self, n_classes: int, width: int = 32, hidden: int = 256, dropout: float = 0.3,
-                 convs=(1, 1, 1)):
+                 convs=(1, 1, 1), in_channels: int = 1, size: int = 28):
         super().__init__()
         w, (c1, c2, c3) = width, convs
-        self.features = nn.Sequential(*_stage(1, w, c1), *_stage(w, 2 * w, c2), *_stage(2 * w, 4 * w, c3),
+        side = size // 8                                   # three 2x2 pools: 28 -> 3, 64 -> 8
+        self.features = nn.Sequential(*_stage(in_channels, w, c1), *_stage(w, 2 * w, c2), *_stage(2 * w, 4 * w, c3),
                                       nn.Flatten())
-        self.head = nn.Sequential(nn.Linear(4 * w * 3 * 3, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+        self.head = nn.Sequential(nn.Linear(4 * w * side * side, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
                                   nn.Linear(hidden, n_classes))
 
     def forward(self, x):
         return self.head(self.features(x))
 
 
-MODELS = {"mlp": ReferenceMLP, "refcnn": ReferenceCNN, "cnn": QDNet}
+class StrokeRNN(nn.Module):
+    """Google's stroke classifier recipe (the Quick, Draw! RNN tutorial): 1-D convolutions over the
+    points (dx, dy, end of stroke), then a bidirectional GRU, then a linear layer; padded points
+    (all zero) are left out of the average over time."""
+
+    def __init__(self, n_classes: int, conv: int = 64, hidden: int = 128, dropout: float = 0.3):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(3, conv, 5, padding=2), nn.ReLU(inplace=True),
+                                  nn.Conv1d(conv, conv, 5, padding=2), nn.ReLU(inplace=True))
+        self.rnn = nn.GRU(conv, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, n_classes))
+
+    def forward(self, x):                                  # x: (N, T, 3)
+        mask = (x.abs().sum(-1) > 0).float().unsqueeze(-1)
+        h, _ = self.rnn(self.conv(x.transpose(1, 2)).transpose(1, 2))
+        return self.head((h * mask).sum(1) / mask.sum(1).clamp(min=1))
+
+
+MODELS = {"mlp": ReferenceMLP, "refcnn": ReferenceCNN, "cnn": QDNet, "rnn": StrokeRNN}
 
 
 def build(name: str, n_classes: int, seed: int = 0, **kw) -> nn.Module:

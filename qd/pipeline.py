@@ -1,4 +1,4 @@
-"""The pipeline: run notebooks 01-05 in order with papermill, then write one HTML report.
+"""The pipeline: run notebooks 01-06 in order with papermill, then write one HTML report.
 
     python -m qd.pipeline                        # full parameters (make report)
     python -m qd.pipeline --quick                # tiny parameters, a couple of minutes (CI, smoke tests)
@@ -30,7 +30,7 @@ from qd.evaluate import fmt
 from qd.errors import QDError
 
 NOTEBOOKS_DIR = ROOT / "notebooks"
-NOTEBOOKS = ["01_eda", "02_augmentation", "03_mlp", "04_cnn", "05_random_forest"]
+NOTEBOOKS = ["01_eda", "02_augmentation", "03_mlp", "04_cnn", "05_random_forest", "06_strokes"]
 
 # Small settings for --quick and for tests: every notebook runs end to end on a few hundred images.
 QUICK = {
@@ -41,6 +41,7 @@ QUICK = {
     "04_cnn": {"per_class": 60, "epochs": 1, "ref_epochs": 1, "forty_epochs": 1, "reference_epochs": 1, "width": 8},
     "05_random_forest": {"per_class": 100, "n_estimators": 10, "n_components": 20, "curve_sizes": [10, 30],
                          "curve_epochs": 1, "curve_min_steps": 2, "cnn_width": 8},
+    "06_strokes": {"max_classes": 12, "epochs": 1, "rnn_epochs": 1, "finetune_epochs": 1, "width": 8, "max_len": 48},
 }
 
 
@@ -106,16 +107,21 @@ def to_html(ipynb: Path) -> Path:
 
 # ----------------------------------------------------------------------------- the report
 
-PROTOCOL_ORDER = ["reference", "13 classes", "40 classes"]
+PROTOCOL_ORDER = ["reference", "13 classes", "40 classes", "25 classes", "345 classes"]
 PROTOCOL_TITLES = {"reference": "reference protocol (10 classes)", "13 classes": "13 classes",
-                   "40 classes": "40 classes"}
+                   "40 classes": "40 classes", "25 classes": "strokes, 25 classes",
+                   "345 classes": "strokes, 345 classes"}
 MODEL_ORDER = ["random forest (pixels)", "random forest (PCA 50)", "reference MLP (Adam)", "reference MLP (SGD)",
-               "our MLP", "reference CNN", "our CNN", "our CNN + TTA", "DoodleNet, 345-way",
+               "our MLP", "reference CNN", "our CNN", "our CNN + TTA", "CNN 28x28", "CNN 64x64",
+               "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes", "DoodleNet, 345-way",
                "DoodleNet, restricted to our classes"]
 DETAIL_COLS = [("model", "model"), ("test_acc", "accuracy"), ("top3_acc", "top-3"), ("map3", "MAP@3"),
                ("balanced_acc", "balanced accuracy"), ("train", "training drawings"), ("train_s", "training time"),
                ("infer_single_ms", "one drawing"), ("params", "parameters"), ("note", "note")]
 FIGURES = [("learning_curve", "Learning curve: more drawings per class, CNN and random forest"),
+           ("strokes_345", "Strokes, all 345 classes: the approaches on the same test drawings"),
+           ("strokes_25", "Strokes, 25 classes: the approaches on the same test drawings"),
+           ("strokes_encodings", "One drawing, four ways: 28x28, 64x64 ink, stroke order, time; the point sequence"),
            ("cnn_per_class_40", "Our CNN on 40 classes: accuracy per class"),
            ("cnn_confusion", "Our CNN on 13 classes: confusion matrix"),
            ("cnn_per_class", "Our CNN on 13 classes: accuracy per class"),
@@ -213,7 +219,9 @@ first (kept for continuity), and all <b>40 bundled classes</b> (smaller classes 
 random forest on pixels, the reference project's MLP and one-conv CNN, our MLP, and our CNN (three
 convolution stages with batch norm; test-time flip averaging "+ TTA"). The demo uses our CNN trained
 on 40 classes. Next to every figure stands <b>DoodleNet</b> (ml5's public 345-class CNN) on the same
-test drawings, 345-way and restricted to our classes.</p>
+test drawings, 345-way and restricted to our classes. Notebook 06 feeds the bundled <b>stroke</b> drawings
+to four kinds of model (28x28 and 64x64 renders, order/time channels, a 1-D conv + GRU over the points,
+and our CNN pretrained on the 40 bitmap classes) on 25 and on all 345 classes.</p>
 {best}
 <h2>Headline: test accuracy</h2>{_table(head_rows, head_cols)}
 <p class="small">* DoodleNet trained on the first 50,000 drawings of every class; most bundled drawings are early

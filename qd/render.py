@@ -167,9 +167,12 @@ class Atlas:
         self._pixels = np.frombuffer(self.surface.get_data(), np.uint8).reshape(self.rows * self.pitch, -1)
         self._path = _ffi.new("cairo_path_t *")
 
-    def draw(self, pts: np.ndarray, stroke_lens: np.ndarray, drawing_strokes: np.ndarray) -> np.ndarray:
+    def draw(self, pts: np.ndarray, stroke_lens: np.ndarray, drawing_strokes: np.ndarray,
+             hi: np.ndarray | None = None) -> np.ndarray:
         """Normalized points (2, N) of up to `capacity` drawings, the points of each stroke, the
-        strokes of each drawing -> (B, size, size) uint8, 0 background, 255 full ink."""
+        strokes of each drawing -> (B, size, size) uint8, 0 background, 255 full ink. `hi` (2, B):
+        the far corner each drawing is centred by (default: its own; pass the whole drawing's to
+        draw its strokes one per tile in place, as `qd.strokes` does for its order channels)."""
         B = len(drawing_strokes)
         if B > self.capacity:
             raise QDError(f"{B} drawings do not fit an atlas of {self.capacity}")
@@ -183,7 +186,8 @@ class Atlas:
         p_end = np.cumsum(stroke_lens)
         p_start = p_end - stroke_lens
         # where each drawing goes: centre in the 256 box, then its tile, in user units
-        hi = np.maximum.reduceat(pts, p_start[first_stroke], axis=1) if B else np.zeros((2, 0))
+        if hi is None:
+            hi = np.maximum.reduceat(pts, p_start[first_stroke], axis=1) if B else np.zeros((2, 0))
         tile = np.stack([np.arange(B) % self.cols, np.arange(B) // self.cols]) * (self.pitch / self.scale)
         shift = (SIDE - hi) / 2.0 + tile                                        # (2, B)
         # entries: per stroke, its first point twice (MOVE_TO, LINE_TO ...), strokes ordered by k

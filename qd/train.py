@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from qd import MODELS_DIR, atomic, augment, data, models
 from qd.errors import QDDataWarning, QDError
 
-PREPROCESSING = {"size": 28, "scale": "x/255", "ink": "bright on black", "renderer": "qd.render.render"}
+PREPROCESSING = {"input": "image", "size": 28, "scale": "x/255", "ink": "bright on black", "renderer": "qd.render.render"}
 
 
 @dataclass
@@ -117,7 +117,8 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     Xe = models.to_tensor(X_eval) if X_eval is not None else None
     ye = torch.as_tensor(y_eval, dtype=torch.long) if y_eval is not None else None
     aug = augment.PRESETS[cfg.augment]
-    model.to(memory_format=torch.channels_last)  # NHWC: ~20% faster convolutions on CPU
+    if Xt.ndim == 4:
+        model.to(memory_format=torch.channels_last)  # NHWC: ~20% faster convolutions on CPU
     opt = make_optimizer(model, cfg)
     steps = (len(yt) + cfg.batch_size - 1) // cfg.batch_size
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
@@ -132,7 +133,9 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
         tot_loss, correct = 0.0, 0
         for i in range(0, len(yt), cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
-            xb = aug(Xt[idx], generator=gen).contiguous(memory_format=torch.channels_last)
+            xb = Xt[idx]
+            if xb.ndim == 4:           # images: augment, NHWC; stroke sequences pass as they are
+                xb = aug(xb, generator=gen).contiguous(memory_format=torch.channels_last)
             yb = yt[idx]
             logits = model(xb)
             loss = loss_fn(logits, yb)
@@ -172,7 +175,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, classes: list[str], cfg:
     `extra` entries (e.g. resume state) are stored as they are."""
     sd = model.state_dict()
     ck = {"state_dict": sd, "weights_sha256": weights_digest(sd), "classes": list(classes), "config": asdict(cfg),
-          "preprocessing": PREPROCESSING, "metrics": metrics or {}, **extra}
+          "preprocessing": PREPROCESSING, "metrics": metrics or {}, **extra}   # extra may set "preprocessing"
     return atomic.write_with(path, lambda tmp: torch.save(ck, tmp))
 
 
@@ -226,6 +229,18 @@ def _model_kw(cfg: dict) -> dict:
     kw = dict(kw)
     kw.setdefault("dropout", cfg.get("dropout", 0.0))
     return kw
+
+
+def transfer(path: str | Path, n_classes: int, seed: int = 0) -> tuple[nn.Module, TrainConfig]:
+    """A model with a checkpoint's weights and a fresh last layer for `n_classes`: pretrained
+    features (e.g. from the 40 bitmap classes) to fine-tune on a new task."""
+    src, meta = load_checkpoint(path)
+    cfg = TrainConfig(**{k: v for k, v in meta["config"].items() if k in TrainConfig.__dataclass_fields__})
+    model = models.build(cfg.model, n_classes, seed=seed, **model_kwargs(cfg))
+    own = model.state_dict()
+    shared = {k: v for k, v in src.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(shared, strict=False)
+    return model, cfg
 
 
 def train_model(classes: list[str] | None = None, per_class: int = 3000, cfg: TrainConfig | None = None,
