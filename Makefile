@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8866
 
-.PHONY: env sysdeps test test-fast report report-quick demo lab train download bench clean
+.PHONY: env sysdeps test test-fast report report-quick report-strokes demo lab train download bench clean
 
 env: $(STAMP)
 
@@ -28,11 +28,16 @@ test: $(STAMP)         ## the whole test suite (browser test included when chrom
 test-fast: $(STAMP)    ## without the notebook and browser tests
 	$(PY) -m pytest -m "not slow and not browser"
 
-report: $(STAMP)       ## run notebooks 01-05 with papermill, write reports/report.html
+report: $(STAMP)       ## run notebooks 01-06 with papermill, write reports/report.html
 	$(PY) -m qd.pipeline
 
-report-quick: $(STAMP) ## the same with tiny parameters (a minute)
+report-quick: $(STAMP) ## the same with tiny parameters (a few minutes)
 	$(PY) -m qd.pipeline --quick
+
+report-strokes: $(STAMP) ## notebook 06's whole comparison: every approach, both tasks, longer training (~30 min)
+	$(PY) -m qd.pipeline --only 06_strokes -p '06_strokes.tasks=["25 classes", "345 classes"]' \
+	  -p '06_strokes.approaches=["CNN 28x28", "CNN 64x64", "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes"]' \
+	  -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=10
 
 demo: $(STAMP)         ## the drawing demo, served by Voila
 	$(VENV)/bin/voila notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser

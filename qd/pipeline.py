@@ -38,7 +38,7 @@ QUICK = {
     "02_augmentation": {"per_class": 100, "epochs": 1, "presets": ["none", "flip"]},
     "03_mlp": {"per_class": 100, "epochs": 1, "ours_epochs": 1, "grid_epochs": 1, "dropouts": [0.0, 0.5],
                "weight_decays": [0.0]},
-    "04_cnn": {"per_class": 60, "epochs": 1, "ref_epochs": 1, "forty_epochs": 1, "reference_epochs": 1, "width": 8},
+    "04_cnn": {"per_class": 60, "epochs": 1, "ref_epochs": 1, "forty_epochs": 1, "width": 8},
     "05_random_forest": {"per_class": 100, "n_estimators": 10, "n_components": 20, "curve_sizes": [10, 30],
                          "curve_epochs": 1, "curve_min_steps": 2, "cnn_width": 8},
     "06_strokes": {"max_classes": 12, "epochs": 1, "rnn_epochs": 1, "finetune_epochs": 1, "width": 8, "max_len": 48},

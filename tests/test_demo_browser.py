@@ -42,7 +42,8 @@ def _need_browser():
 def model_path(tmp_path_factory):
     _need_browser()
     path = tmp_path_factory.mktemp("model") / "cnn.pt"
-    train.main(["--model", "cnn", "--epochs", "3", "--per-class", "1000", "--out", str(path)])
+    train.main(["--model", "cnn", "--epochs", "3", "--per-class", "1000", "--out", str(path),
+                "--classes", "star,square,smiley face,fish,apple,bicycle,cat,eye,crown,skull"])
     return path
 
 
