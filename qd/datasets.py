@@ -212,7 +212,7 @@ def write_mirror(root: str | Path, classes: Sequence[str], kinds=("numpy_bitmap"
         (root / kind).mkdir(parents=True, exist_ok=True)
     for c in classes:
         if "numpy_bitmap" in kinds:
-            np.save(root / "numpy_bitmap" / f"{c}.npy", data.read_bitmap_file(data._bitmap_path(c, data.BITMAP_DIR)).reshape(-1, 784))
+            np.save(root / "numpy_bitmap" / f"{c}.npy", data.read_bitmap_file(data.BITMAP_DIR / f"{c}.npz").reshape(-1, 784))
         if "simplified" in kinds:
             kind = "first250" if c in data.stroke_classes("first250") else "simplified"
             lines = []

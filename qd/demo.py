@@ -14,10 +14,12 @@ the switch was made. `ReadyCanvas` therefore draws nothing until the browser vie
 """
 from __future__ import annotations
 
+import base64
 import html
 import io
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -169,20 +171,54 @@ class ReadyCanvas:
             self.canvas.fill_circle(x, y, self.pen_width / 2)
 
 
-class DrawingApp:
-    """Canvas + Guess / Undo / Clear + the answer line, a top-k bar chart and the 28x28 input."""
+class Guesser:
+    """A model for the demo: ours (a qd checkpoint via `qd.infer.Predictor`) or DoodleNet, the peer.
+    `predict(img, strokes)` -> probabilities; `is_unknown(img)` when a detector came with it."""
 
-    def __init__(self, predictor=None, model_error: str | None = None, top_k: int = 5,
-                 threshold: float = UNSURE_THRESHOLD, size: int = 400):
-        import ipywidgets as w
-        self.predictor = predictor
-        self.top_k, self.threshold = top_k, threshold
+    def __init__(self, name: str, classes: list[str], predict, is_unknown=None, attribution: str = ""):
+        self.name, self.classes, self._predict = name, list(classes), predict
+        self._unknown, self.attribution = is_unknown, attribution
+
+    @classmethod
+    def from_predictor(cls, p, name: str | None = None) -> "Guesser":
+        pre = p.meta.get("preprocessing") or {}
+        image = pre.get("input", "image") == "image" and int(pre.get("size", 28)) == 28
+        predict = (lambda img, strokes: p.predict_image(img)) if image else \
+            (lambda img, strokes: p.predict_strokes(strokes)[0])
+        return cls(name or f"ours ({len(p.classes)} classes)", p.classes, predict,
+                   p.is_unknown if p.detector is not None else None)
+
+    @classmethod
+    def doodlenet(cls) -> "Guesser":
+        from qd import doodlenet
+        net, names = doodlenet.load()
+        return cls("DoodleNet (345 classes)", names, lambda img, strokes: doodlenet.predict_proba(net, img[None])[0],
+                   attribution=doodlenet.ATTRIBUTION)
+
+    def predict(self, img: np.ndarray, strokes=None) -> np.ndarray:
+        return self._predict(img, strokes)
+
+    def is_unknown(self, img: np.ndarray) -> bool:
+        return bool(self._unknown(img)) if self._unknown is not None else False
+
+    def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-probs)[:k]
+        return [(self.classes[i], float(probs[i])) for i in order]
+
+
+class Board:
+    """A canvas with its strokes: mouse and touch events, the drawing on screen, and the model input
+    kept up to date incrementally (`qd.render.Sketch`). Subclasses react in `guess(open_stroke)`:
+    at every stroke end, and while the pen moves, at most every `throttle` seconds."""
+
+    def __init__(self, size: int = 400, throttle: float = 0.15):
+        from qd import game, render
         self.recorder = StrokeRecorder()
+        self.sketch = render.Sketch()
         self.board = ReadyCanvas(size, size)
         self.board.strokes_source = lambda: self.recorder.strokes
+        self.throttle = game.Throttle(throttle)
         self.last_latency_ms: float | None = None
-        self.last_top: list = []
-
         c = self.board.canvas
         c.on_mouse_down(self.on_down)
         c.on_mouse_move(self.on_move)
@@ -193,104 +229,342 @@ class DrawingApp:
         c.on_touch_end(lambda t: self.on_up(*(t[0] if t else (None, None))))
         c.on_touch_cancel(lambda t: self.on_up())
 
-        self.guess_button = w.Button(description="Guess", icon="question", button_style="primary")
-        self.undo_button = w.Button(description="Undo", icon="undo")
-        self.clear_button = w.Button(description="Clear", icon="trash")
-        self.guess_button.on_click(lambda _: self.predict())
-        self.undo_button.on_click(lambda _: self.undo())
-        self.clear_button.on_click(lambda _: self.clear())
-        self.answer = w.HTML(layout=w.Layout(min_height="28px"))
-        self.answer.add_class("qd-answer")
-        self.chart = w.HTML(layout=w.Layout(width="340px"))
-        self.chart.add_class("qd-chart")
-        self.preview = w.Image(format="png", width=112, height=112)
-        self.preview.layout.border = "1px solid #ccc"
-        self.status = w.HTML()
-        self.status.add_class("qd-status")
-        if predictor is None:
-            self.guess_button.disabled = True
-            self.status.value = f'<span style="color:#b00">{html.escape(model_error or "no model")}</span>'
-        side = w.VBox([w.HTML("<b>What the model sees (28x28)</b>"), self.preview,
-                       w.HTML("<b>Top guesses</b>"), self.chart], layout=w.Layout(margin="0 0 0 16px"))
-        self.widget = w.VBox([
-            w.HTML("<h2>Quick, Draw! — draw a doodle</h2>"),
-            w.HBox([w.VBox([c, w.HBox([self.guess_button, self.undo_button, self.clear_button])]), side]),
-            self.answer, self.status])
-        self.widget.add_class("qd-demo")
-        self.show_result(None, None, message=None if predictor else "No trained model yet: see the note below.")
+    def accepting(self) -> bool:
+        return True
 
-    # --- events (kept cheap: no model work on mouse moves)
     def on_down(self, x, y):
+        if not self.accepting():
+            return
         self.recorder.start(x, y)
         self.board.dot(x, y)
+        self.throttle.reset()
 
     def on_move(self, x, y):
-        self.board.segment(self.recorder.move(x, y))
+        seg = self.recorder.move(x, y)
+        self.board.segment(seg)
+        if seg is not None and self.throttle.ready(time.monotonic()):
+            self.guess(open_stroke=self.recorder.strokes[-1])
 
     def on_up(self, x=None, y=None):
         if not self.recorder.drawing:
             return
         self.board.segment(self.recorder.end(x, y))
-        self.predict()
+        self.sketch.add(self.recorder.strokes[-1])
+        self.guess()
 
     def undo(self):
         if self.recorder.undo():
+            self.sketch.pop()
             self.board.redraw(self.recorder.strokes)
-            self.predict()
+            self.guess()
+
+    def wipe(self):
+        self.recorder.clear()
+        self.sketch.clear()
+        self.board.redraw([])
+
+    def image(self, open_stroke=None) -> np.ndarray:
+        """The 28x28 model input; a QDError while the drawing has no size yet (a dot)."""
+        return self.sketch.image(open_stroke)
+
+    def guess(self, open_stroke=None):
+        raise NotImplementedError
+
+
+def _unsure_message(e: QDError) -> str:
+    small = "single point" in str(e) or "zero-size" in str(e)
+    return "Keep drawing: a dot is not a doodle yet." if small else f"Cannot read this drawing: {e}"
+
+
+class DrawingApp(Board):
+    """Free draw: canvas + Guess / Undo / Clear, our model's answer line, its top-k bars and the 28x28
+    input, and a second model's top guesses beside ours (a selector picks it: DoodleNet, or our
+    345-class model). "I don't know" when our model's detector says the drawing is none of its classes."""
+
+    def __init__(self, predictor=None, model_error: str | None = None, top_k: int = 5,
+                 threshold: float = UNSURE_THRESHOLD, size: int = 400, seconds: dict | None = None):
+        import ipywidgets as w
+        super().__init__(size)
+        self.predictor = predictor
+        self.ours = Guesser.from_predictor(predictor) if hasattr(predictor, "meta") else predictor
+        self.top_k, self.threshold = top_k, threshold
+        self.last_top: list = []
+        self.unknown = False
+        self.second_models = dict(seconds or {})
+        self.guess_button = w.Button(description="Guess", icon="question", button_style="primary")
+        self.undo_button = w.Button(description="Undo", icon="undo")
+        self.clear_button = w.Button(description="Clear", icon="trash")
+        self.guess_button.on_click(lambda _: self.guess())
+        self.undo_button.on_click(lambda _: self.undo())
+        self.clear_button.on_click(lambda _: self.clear())
+        self.answer = w.HTML(layout=w.Layout(min_height="28px"))
+        self.answer.add_class("qd-answer")
+        self.chart = w.HTML(layout=w.Layout(width="300px"))
+        self.chart.add_class("qd-chart")
+        self.preview = w.Image(format="png", width=112, height=112)
+        self.preview.layout.border = "1px solid #ccc"
+        self.status = w.HTML()
+        self.status.add_class("qd-status")
+        self.selector = w.Dropdown(options=list(self.second_models), description="beside it:",
+                                   layout=w.Layout(width="300px", display="" if self.second_models else "none"))
+        self.selector.add_class("qd-second-select")
+        self.chart2 = w.HTML(layout=w.Layout(width="300px"))
+        self.chart2.add_class("qd-chart2")
+        self.credit = w.HTML()
+        self.credit.add_class("qd-credit")
+        self.selector.observe(lambda _: self.guess(), names="value")
+        if predictor is None:
+            self.guess_button.disabled = True
+            self.status.value = f'<span style="color:#b00">{html.escape(model_error or "no model")}</span>'
+        ours = w.VBox([w.HTML("<b>Our model</b>"), self.chart, w.HTML("<b>What it sees (28x28)</b>"), self.preview],
+                      layout=w.Layout(margin="0 0 0 16px"))
+        other = w.VBox([w.HTML("<b>Another model</b>"), self.selector, self.chart2, self.credit],
+                       layout=w.Layout(margin="0 0 0 16px", display="" if self.second_models else "none"))
+        self.widget = w.VBox([
+            w.HBox([w.VBox([self.board.canvas, w.HBox([self.guess_button, self.undo_button, self.clear_button])]),
+                    ours, other]),
+            self.answer, self.status])
+        self.widget.add_class("qd-demo")
+        self.widget.add_class("qd-free")
+        self.show_result(None, None, message=None if predictor else "No trained model yet: see the note below.")
 
     def clear(self):
-        self.recorder.clear()
-        self.board.redraw([])
+        self.wipe()
         self.show_result(None, None)
+        self.chart2.value = ""
         if self.predictor is not None:
             self.status.value = ""
 
-    # --- prediction
-    def predict(self):
-        """Strokes -> probabilities -> widgets; records the server-side latency."""
+    def guess(self, open_stroke=None):
+        """Strokes -> probabilities -> widgets (ours, and the selected second model); records the
+        server-side latency."""
         t0 = time.perf_counter()
         if self.predictor is None:
             return
         if self.recorder.is_empty:
             self.show_result(None, None)
+            self.chart2.value = ""
             self.status.value = ""
             return
-        n = len(self.recorder.strokes)
+        strokes = self.recorder.strokes
         try:
-            probs, img = self.predictor.predict_strokes(self.recorder.strokes)
-        except QDError as e:  # a single dot has no size yet; anything else, say what
-            small = "single point" in str(e) or "zero-size" in str(e)
-            self.show_result(None, None, message="Keep drawing: a dot is not a doodle yet." if small
-                             else f"Cannot read this drawing: {e}")
+            img = self.image(open_stroke)
+        except QDError as e:
+            self.show_result(None, None, message=_unsure_message(e))
             return
-        self.show_result(self.predictor.top(probs, self.top_k), img)
+        probs = self.ours.predict(img, strokes)
+        self.unknown = self.ours.is_unknown(img)
+        top = self.ours.top(probs, self.top_k)
+        self.show_result(top, img, message="Hmm, I don't know what that is." if self.unknown else None)
+        second = self.second_models.get(self.selector.value)
+        if second is not None:
+            self.chart2.value = bars_html(second.top(second.predict(img, strokes), self.top_k))
+            self.credit.value = f'<span style="color:#888;font-size:11px">{html.escape(second.attribution)}</span>'
         self.last_latency_ms = (time.perf_counter() - t0) * 1e3
+        n = len(strokes)
         self.status.value = (f'<span style="color:#888">predicted in {self.last_latency_ms:.0f} ms '
                              f'({n} stroke{"s" if n > 1 else ""})</span>')
 
+    predict = guess   # the name the earlier demo used
+
     def show_result(self, top, img, message: str | None = None):
         self.last_top = top or []
-        self.answer.value = f'<span style="font-size:18px">{html.escape(message or answer_text(top, self.threshold))}</span>'
+        self.answer.value = f'<span style="font-size:18px">{html.escape(message or answer_text(top, self.threshold), False)}</span>'
         self.chart.value = bars_html(top) if top else ""
         self.preview.value = png_bytes(img if img is not None else np.zeros((28, 28), np.uint8))
 
 
-def make_app(model_path=None, **kw) -> DrawingApp:
-    """The demo app with the saved model, or with a message saying how to make one."""
+class GameApp(Board):
+    """Play mode: rounds of "Draw a ... in under 20 seconds", a countdown, guesses spoken while you
+    draw, the round won as soon as the model names the prompt, lost when time is up; then a grid of
+    your drawings, and Play again. The clock ticks in the browser (an ipywidgets `Play` widget)."""
+
+    def __init__(self, guesser: Guesser, rounds: int = 6, seconds: float = 20.0, seed: int | None = None,
+                 size: int = 400, pause: float = 1.5, tick_ms: int = 200):
+        import ipywidgets as w
+        super().__init__(size)
+        from qd import game
+        self.guesser, self.rounds, self.seconds, self.seed, self.pause = guesser, rounds, seconds, seed, pause
+        self.game = game.Game(guesser.classes, rounds, seconds, seed)
+        self.prompt = w.HTML()
+        self.prompt.add_class("qd-prompt")
+        self.timer = w.HTML()
+        self.timer.add_class("qd-timer")
+        self.speech = w.HTML(layout=w.Layout(min_height="28px"))
+        self.speech.add_class("qd-speech")
+        self.results = w.HTML()
+        self.results.add_class("qd-results")
+        self.start_button = w.Button(description="Start", icon="play", button_style="success")
+        self.start_button.add_class("qd-start")
+        self.start_button.on_click(lambda _: self.new_game())
+        self.clear_button = w.Button(description="Clear", icon="trash")
+        self.clear_button.on_click(lambda _: self.wipe())
+        self.ticker = w.Play(interval=tick_ms, min=0, max=10 ** 9, step=1, layout=w.Layout(display="none"))
+        self.ticker.observe(lambda _: self.tick(), names="value")
+        self.stage = w.VBox([self.board.canvas, w.HBox([self.clear_button])])
+        self.widget = w.VBox([w.HBox([self.prompt, self.timer], layout=w.Layout(justify_content="space-between",
+                                                                                   width=f"{size}px")),
+                              self.stage, self.speech, w.HBox([self.start_button]), self.results, self.ticker])
+        self.widget.add_class("qd-demo")
+        self.widget.add_class("qd-play")
+        self.prompt.value = f"<h3>{rounds} rounds: draw what I ask, and I guess while you draw.</h3>"
+        self.speech.value = "Press Start."
+
+    def accepting(self) -> bool:
+        r = self.game.current
+        return r is not None and r.status == "playing"
+
+    def new_game(self):
+        from qd import game
+        if self.game.rounds:       # "Play again": the next prompts follow from the same seed
+            self.game = game.Game(self.guesser.classes, self.rounds, self.seconds,
+                                  None if self.seed is None else self.seed + len(self.game.rounds))
+        self.results.value = ""
+        self.start_button.layout.display = "none"
+        self.stage.layout.display = ""
+        self.next_round()
+        self.ticker.playing = True
+
+    def next_round(self):
+        self.wipe()
+        r = self.game.start_round(time.monotonic())
+        from qd.game import _a
+        self.prompt.value = (f'<h3>Round {len(self.game.rounds)} of {self.game.n_rounds}: draw '
+                             f'<span class="qd-prompt-name">{html.escape(_a(r.prompt))}</span> in under '
+                             f'{self.seconds:.0f} seconds</h3>')
+        self.speech.value = f'<span style="font-size:18px">Draw {html.escape(_a(r.prompt))}!</span>'
+        self.show_timer()
+
+    def show_timer(self):
+        r = self.game.current
+        left = r.left(time.monotonic()) if r else 0
+        self.timer.value = f'<h3 style="color:{"#c00" if left < 5 else "#333"}">0:{int(np.ceil(left)):02d}</h3>'
+
+    def tick(self):
+        from qd import game
+        r = self.game.current
+        if r is None:
+            return
+        now = time.monotonic()
+        if r.status == "playing":
+            if self.game.tick(now) == "lost":
+                r.strokes = [list(map(list, s)) for s in self.recorder.strokes]
+                self.say(game.speech(None, r.prompt, "lost"))
+            self.show_timer()
+        elif r.ended is not None and now - max(r.ended, r.started) >= self.pause:
+            if self.game.over:
+                self.finish()
+            elif len(self.game.rounds) < self.game.n_rounds:
+                self.next_round()
+
+    def say(self, text: str):
+        self.speech.value = f'<span style="font-size:18px">{html.escape(text, quote=False)}</span>'
+
+    def guess(self, open_stroke=None):
+        from qd import game
+        r = self.game.current
+        if r is None or r.status != "playing" or self.recorder.is_empty:
+            return
+        t0 = time.perf_counter()
+        try:
+            img = self.image(open_stroke)
+        except QDError:
+            return
+        probs = self.guesser.predict(img, self.recorder.strokes)
+        unknown = self.guesser.is_unknown(img)
+        top = self.guesser.top(probs, 3)
+        status = self.game.guess(top, dict(zip(self.guesser.classes, probs.tolist())), time.monotonic(), unknown)
+        if status != "playing":
+            r.strokes = [list(map(list, s)) for s in self.recorder.strokes]
+            if status == "won":
+                r.ended = time.monotonic()
+        self.say(game.speech(top, r.prompt, status, unknown))
+        self.last_latency_ms = (time.perf_counter() - t0) * 1e3
+
+    def finish(self):
+        """The results grid: every drawing with its prompt, the final guess, the prompt's probability."""
+        from qd import render
+        self.ticker.playing = False
+        self.stage.layout.display = "none"
+        cells = []
+        for i, r in enumerate(self.game.results(), 1):
+            try:
+                img = render.render(r["strokes"], size=64) if r["strokes"] else np.zeros((64, 64), np.uint8)
+            except QDError:
+                img = np.zeros((64, 64), np.uint8)
+            src = "data:image/png;base64," + base64.b64encode(png_bytes(img, scale=2)).decode()
+            verdict = "✔ recognised" if r["status"] == "won" else "✘ not guessed"
+            guess = "I don't know" if r["guess"] == "?" else (r["guess"] or "–")
+            cells.append(f'<div class="qd-result" style="border:1px solid #ccc;padding:6px;width:150px;font:13px sans-serif">'
+                         f'<img src="{src}" width="128" height="128"><div><b>{html.escape(r["prompt"], False)}</b> {verdict}</div>'
+                         f'<div>final guess: {html.escape(guess, False)}</div><div>p({html.escape(r["prompt"], False)}) = {r["p_prompt"]:.0%}</div></div>')
+        won = sum(r["status"] == "won" for r in self.game.results())
+        self.prompt.value = f"<h3>You drew {len(cells)} doodles; I recognised {won}.</h3>"
+        self.timer.value = ""
+        self.results.value = '<div style="display:flex;flex-wrap:wrap;gap:8px">' + "".join(cells) + "</div>"
+        self.say("Play again?")
+        self.start_button.description = "Play again"
+        self.start_button.layout.display = ""
+
+
+class DemoApp:
+    """The demo: play mode (the default) and free draw, switched by a toggle."""
+
+    def __init__(self, play: GameApp | None, free: DrawingApp):
+        import ipywidgets as w
+        self.play, self.free = play, free
+        options = (["Play"] if play else []) + ["Free draw"]
+        self.mode = w.ToggleButtons(options=options, value=options[0])
+        self.mode.add_class("qd-mode")
+        self.mode.observe(lambda _: self.show(), names="value")
+        views = ([play.widget] if play else []) + [free.widget]
+        self.widget = w.VBox([w.HTML("<h2>Quick, Draw!</h2>"), self.mode, *views])
+        self.widget.add_class("qd-app")
+        self.show()
+
+    def show(self):
+        if self.play is not None:
+            self.play.widget.layout.display = "" if self.mode.value == "Play" else "none"
+        self.free.widget.layout.display = "" if self.mode.value == "Free draw" else "none"
+
+
+def make_app(model_path=None, second_model=None, rounds: int | None = None, seconds: float | None = None,
+             seed: int | None = None, **kw) -> DemoApp:
+    """The demo with the saved model (play mode and free draw), or free draw with a message saying
+    how to make one. Free draw shows a second model beside ours: DoodleNet, and our 345-class model
+    (`second_model`, default models/qd345.pt) when it exists. `QD_DEMO_ROUNDS`, `QD_DEMO_SECONDS`
+    and `QD_DEMO_SEED` set the game's defaults (tests)."""
     import os
 
     import torch
 
+    from qd import MODELS_DIR
     from qd.infer import Predictor
     # One drawing at a time: more than two threads only adds start-up overhead per prediction.
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    rounds = rounds or int(os.environ.get("QD_DEMO_ROUNDS", 6))
+    seconds = seconds or float(os.environ.get("QD_DEMO_SECONDS", 20))
+    seed = seed if seed is not None else (int(os.environ["QD_DEMO_SEED"]) if "QD_DEMO_SEED" in os.environ else None)
+    seconds_models = {}
     try:
-        return DrawingApp(Predictor(model_path), **kw)
+        seconds_models["DoodleNet (345 classes, ml5)"] = Guesser.doodlenet()
+    except QDError:
+        pass
+    path345 = Path(second_model) if second_model else MODELS_DIR / "qd345.pt"
+    if path345.is_file():
+        try:
+            seconds_models["ours, 345 classes"] = Guesser.from_predictor(Predictor(path345), "ours, 345 classes")
+        except QDError:
+            pass
+    try:
+        predictor = Predictor(model_path)
     except QDError as e:
-        return DrawingApp(None, model_error=str(e), **kw)
+        return DemoApp(None, DrawingApp(None, model_error=str(e), seconds=seconds_models, **kw))
+    free = DrawingApp(predictor, seconds=seconds_models, **kw)
+    return DemoApp(GameApp(free.ours, rounds, seconds, seed), free)
 
 
-def replay(app: DrawingApp, strokes) -> list[float]:
+def replay(app: Board, strokes) -> list[float]:
     """Feed strokes ([[xs], [ys], ...] lists or arrays) to the app as mouse events; returns the
     server-side latency (ms) from each stroke's end to its probabilities being set on the widgets."""
     out = []

@@ -175,7 +175,6 @@ def main(argv=None) -> int:
     p.add_argument("--kind", default="numpy_bitmap", choices=["numpy_bitmap", "simplified"])
     p.add_argument("--classes", default=None, help='"all", comma-separated names, or every file in --data-dir')
     p.add_argument("--per-class", type=int, default=None, help="at most this many drawings of each class")
-    p.add_argument("--size", type=int, default=28, help="render size for --kind simplified")
     p.add_argument("--model", default="cnn", choices=sorted(models.MODELS))
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -191,11 +190,7 @@ def main(argv=None) -> int:
     try:
         cfg = train.TrainConfig(model=a.model, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay,
                                 batch_size=a.batch_size, augment=a.augment, seed=a.seed).validate()
-        if a.size != 28 and a.kind == "simplified":
-            raise QDError("the models take 28x28 input; --size is for rendering studies")
-        ds = datasets.make(a.kind, a.data_dir, a.classes, part="train", seed=a.seed, per_class=a.per_class, size=a.size) \
-            if a.kind == "simplified" else datasets.make(a.kind, a.data_dir, a.classes, part="train", seed=a.seed,
-                                                         per_class=a.per_class)
+        ds = datasets.make(a.kind, a.data_dir, a.classes, part="train", seed=a.seed, per_class=a.per_class)
         summary = fit_stream(ds, ds.classes, cfg, a.out, a.batch_size, a.workers, a.resume, a.max_steps)
     except QDError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -35,6 +35,20 @@ class Predictor:
             raise QDError(f"no trained model at {self.path}: {HOW_TO_MAKE_ONE}")
         self.model, self.meta = load_checkpoint(self.path)
         self.classes: list[str] = self.meta["classes"]
+        self.detector = None               # "I don't know" (qd.unknown), when the checkpoint has one
+        if isinstance(self.meta.get("unknown"), dict):
+            from qd.unknown import Detector
+            try:
+                self.detector = Detector.from_state(self.meta["unknown"])
+            except (KeyError, AttributeError, TypeError, ValueError) as e:
+                raise QDError(f"{self.path}: broken 'unknown' detector in the checkpoint ({e})") from e
+
+    def is_unknown(self, img: np.ndarray) -> bool:
+        """True when the detector says the drawing (a 28x28 image) is none of the classes."""
+        if self.detector is None:
+            return False
+        from qd.unknown import logits_and_features
+        return bool(self.detector.is_unknown(*logits_and_features(self.model, img[None]))[0])
 
     def predict_image(self, img: np.ndarray) -> np.ndarray:
         """uint8 (28, 28) or (N, 28, 28) -> probabilities (C,) or (N, C)."""

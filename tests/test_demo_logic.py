@@ -47,20 +47,17 @@ def test_bars_html_lists_classes_in_order():
     assert "width:80.0%" in h and "15%" in h
 
 
-class FakePredictor:
-    classes = ["circle", "square", "star"]
+class FakePredictor(demo.Guesser):
+    """A model that always says star, 70%, and counts its calls."""
 
-    def __init__(self):
+    def __init__(self, unknown: bool = False):
+        super().__init__("fake", ["circle", "square", "star"], self._probs, lambda img: unknown)
         self.calls = 0
 
-    def predict_strokes(self, strokes):
+    def _probs(self, img, strokes):
+        assert img.shape == (28, 28) and img.max() > 0
         self.calls += 1
-        img = render.render(strokes)
-        return np.array([0.1, 0.2, 0.7]), img
-
-    def top(self, probs, k):
-        order = np.argsort(-probs)[:k]
-        return [(self.classes[i], float(probs[i])) for i in order]
+        return np.array([0.1, 0.2, 0.7])
 
 
 @pytest.fixture
@@ -106,16 +103,19 @@ def test_nothing_is_drawn_before_the_browser_is_ready_then_all_is_replayed(sent)
     assert sent[0] == "switchCanvas" and sent.count("strokeLines") == 2
 
 
-def test_prediction_on_stroke_end_only_and_clear(sent):
+def test_guesses_while_the_pen_moves_are_throttled_and_clear(sent, monkeypatch):
     p = FakePredictor()
     app = demo.DrawingApp(p)
     _ready(app)
+    clock = [100.0]
+    monkeypatch.setattr(demo.time, "monotonic", lambda: clock[0])
     app.on_down(10, 10)
-    for i in range(50):
+    for i in range(50):                    # 50 moves in 1 s (20 ms apart)
+        clock[0] += 0.02
         app.on_move(10 + 3 * i, 10 + i)
-    assert p.calls == 0                    # mouse moves never run the model
+    assert 5 <= p.calls <= 7               # every 0.15 s: at least 5 guesses a second, no flood
     app.on_up()
-    assert p.calls == 1 and "I think it is a star, 70%" in app.answer.value
+    assert "I think it is a star, 70%" in app.answer.value
     assert "star" in app.chart.value and app.last_latency_ms is not None
     app.clear()
     assert app.recorder.is_empty and app.chart.value == "" and demo.EMPTY_MESSAGE in app.answer.value
@@ -135,21 +135,24 @@ def test_undo_repredicts_and_undo_to_empty_shows_prompt(sent):
         app.on_down(10, 10 + 40 * k)
         app.on_move(80, 30 + 40 * k)
         app.on_up()
+    calls = p.calls
     app.undo()
-    assert p.calls == 3 and len(app.recorder.strokes) == 1
+    assert p.calls == calls + 1 and len(app.recorder.strokes) == 1
     app.undo()
     assert demo.EMPTY_MESSAGE in app.answer.value
 
 
 def test_without_a_model_the_app_explains(tmp_path, sent):
     app = demo.make_app(tmp_path / "missing.pt")
-    assert app.predictor is None and app.guess_button.disabled
-    assert "make report" in app.status.value and "python -m qd.train" in app.status.value
-    assert "No trained model yet" in app.answer.value
-    app.on_down(1, 1)
-    app.on_move(30, 30)
-    app.on_up()                             # drawing still works, no crash
-    assert len(app.recorder.strokes) == 1
+    assert app.play is None and app.mode.options == ("Free draw",)
+    free = app.free
+    assert free.predictor is None and free.guess_button.disabled
+    assert "make report" in free.status.value and "python -m qd.train" in free.status.value
+    assert "No trained model yet" in free.answer.value
+    free.on_down(1, 1)
+    free.on_move(30, 30)
+    free.on_up()                            # drawing still works, no crash
+    assert len(free.recorder.strokes) == 1
 
 
 def test_replaying_real_drawings_measures_stroke_end_latency(sent):
@@ -157,7 +160,7 @@ def test_replaying_real_drawings_measures_stroke_end_latency(sent):
     p = FakePredictor()
     lat = demo.measure_latency(p, drawings)
     n_strokes = sum(len(d.strokes) for d in drawings)
-    assert p.calls == n_strokes and lat["strokes"] == n_strokes   # one prediction per stroke end
+    assert p.calls >= n_strokes and lat["strokes"] == n_strokes   # a prediction at every stroke end
     assert 0 < lat["median_ms"] <= lat["p95_ms"]
 
 
@@ -170,4 +173,4 @@ def test_touch_events_draw_like_the_mouse(sent):
     ev(None, {"event": "touch_move", "touches": [{"x": 120, "y": 90}]}, [])
     ev(None, {"event": "touch_end", "touches": []}, [])
     assert app.recorder.strokes == [[[10.0, 60.0, 120.0], [10.0, 40.0, 90.0]]]
-    assert p.calls == 1 and "star" in app.answer.value
+    assert p.calls >= 1 and "star" in app.answer.value

@@ -95,7 +95,7 @@ def test_a_bit_flipped_checkpoint_fails_its_checksum(small_model, tmp_path):
 
 def test_the_demo_shows_a_bad_checkpoints_message(small_model, tmp_path):
     path = _resave(small_model[0], tmp_path / "other.pt", lambda ck: ck["config"].update(model="mlp"))
-    app = demo.make_app(path)
+    app = demo.make_app(path).free
     assert app.predictor is None and app.guess_button.disabled
     assert "other.pt" in app.status.value and "do not fit" in app.status.value
 
