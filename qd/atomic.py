@@ -16,6 +16,16 @@ from typing import Callable
 from qd.errors import QDError
 
 
+def _default_mode() -> int:
+    """The mode a plain open() would give a new file: 0o666 less the umask (mkstemp makes 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _default_mode()
+
+
 def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path:
     """Create `folder` if needed and prove we can write there, before any long work starts."""
     folder = Path(folder)
@@ -48,6 +58,7 @@ def write_with(path: str | Path, writer: Callable[[str], None]) -> Path:
     with _temp_beside(path) as tmp:
         try:
             writer(tmp)
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, path)
         except OSError as e:
             raise QDError(f"{path}: could not write ({e.strerror or e}); the previous file, if any, is intact") from e

@@ -285,4 +285,7 @@ def test_undo_and_no_console_errors(page, model_path):
     time.sleep(0.3)
     assert _ink(page) < before
     _clear(page)
-    assert page.console_errors == []
+    # Voila's page asks a CDN for optional assets; with no network here those loads fail. Anything
+    # else logged as an error (ours, the widgets', the canvas's) fails the test.
+    offline = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+    assert [e for e in page.console_errors if e != offline] == []
