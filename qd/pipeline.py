@@ -41,7 +41,9 @@ QUICK = {
     "04_cnn": {"per_class": 60, "epochs": 1, "ref_epochs": 1, "forty_epochs": 1, "width": 8},
     "05_random_forest": {"per_class": 100, "n_estimators": 10, "n_components": 20, "curve_sizes": [10, 30],
                          "curve_epochs": 1, "curve_min_steps": 2, "cnn_width": 8},
-    "06_strokes": {"max_classes": 12, "epochs": 1, "rnn_epochs": 1, "finetune_epochs": 1, "width": 8, "max_len": 48},
+    "06_strokes": {"tasks": ["25 classes", "345 classes"], "max_classes": 12, "epochs": 1, "rnn_epochs": 1, "finetune_epochs": 1, "width": 8, "max_len": 48,
+                   "approaches": ["CNN 28x28", "CNN 64x64", "CNN order/time channels", "1-D conv + BiGRU",
+                                  "CNN pretrained on 40 classes"]},
 }
 
 
