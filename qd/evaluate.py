@@ -69,9 +69,9 @@ def confused_pairs(cm: np.ndarray, classes: list[str], protocol: str, k: int = 8
              "share_of_true_class": n / max(1, totals[classes.index(t)])} for t, p, n in most_confused(cm, classes, k)]
 
 
-def time_predict(predict, X: np.ndarray, batch_size: int = 256, repeats: int = 3) -> dict:
+def time_predict(predict, X: np.ndarray, batch_size: int = 256, repeats: int = 2, singles_n: int = 20) -> dict:
     """Milliseconds per image for any `predict(batch of uint8 images)`: in batches (throughput) and
-    one image at a time (the demo's case). Best of `repeats` for batches, median of 30 singles."""
+    one image at a time (the demo's case). Best of `repeats` for batches, median of `singles_n` singles."""
     X = X[: batch_size * 4]
     predict(X[:batch_size])  # warm up
     best = float("inf")
@@ -81,7 +81,7 @@ def time_predict(predict, X: np.ndarray, batch_size: int = 256, repeats: int = 3
             predict(X[i:i + batch_size])
         best = min(best, (time.perf_counter() - t) / len(X))
     singles = []
-    for _ in range(30):
+    for _ in range(singles_n):
         t = time.perf_counter()
         predict(X[:1])
         singles.append(time.perf_counter() - t)

@@ -222,8 +222,8 @@ random forest on pixels, the reference project's MLP and one-conv CNN, our MLP, 
 convolution stages with batch norm; test-time flip averaging "+ TTA"). The demo uses our CNN trained
 on 40 classes. Next to every figure stands <b>DoodleNet</b> (ml5's public 345-class CNN) on the same
 test drawings, 345-way and restricted to our classes. Notebook 06 feeds the bundled <b>stroke</b> drawings
-to four kinds of model (28x28 and 64x64 renders, order/time channels, a 1-D conv + GRU over the points,
-and our CNN pretrained on the 40 bitmap classes) on 25 and on all 345 classes.</p>
+of all 345 classes to our CNN, from scratch and pretrained on the 40 bitmap classes (<code>make report-strokes</code>
+adds 64x64 renders, order/time channels and a 1-D conv + GRU over the points, on 25 and 345 classes).</p>
 {best}
 <h2>Headline: test accuracy</h2>{_table(head_rows, head_cols)}
 <p class="small">* DoodleNet trained on the first 50,000 drawings of every class; most bundled drawings are early

@@ -11,6 +11,7 @@ that keep what a 28x28 bitmap throws away (the order and timing of the strokes).
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -33,7 +34,8 @@ class StrokeSet:
 
     @property
     def keys(self) -> np.ndarray:
-        return np.array([int(d.key_id) if d.key_id.isdigit() else abs(hash(d.source)) for d in self.drawings], np.uint64)
+        return np.array([int(d.key_id) % (1 << 63) if d.key_id.isdigit() else zlib.crc32(d.source.encode()) for d in self.drawings],
+                        np.uint64)
 
 
 def dedupe(drawings: Sequence) -> list:
