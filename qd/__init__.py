@@ -15,7 +15,9 @@ Small modules, read top to bottom:
   doodlenet    ml5's DoodleNet in PyTorch, the public peer
   plots        every figure the notebooks show
   infer        a saved model -> probabilities for a drawing
-  demo         the ipycanvas drawing app served by Voila
+  game         the rules of the game the demo plays (rounds, won/lost, throttle)
+  unknown      "I don't know": a detector for drawings outside the vocabulary
+  demo         the ipycanvas app served by Voila: play mode and free draw
   pipeline     papermill runs of the notebooks and the HTML report
   atomic       write-to-temp-then-rename for every file the project writes
 """

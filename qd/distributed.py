@@ -128,6 +128,9 @@ def fit_stream(dataset, classes: list[str], cfg: train.TrainConfig, out: str | P
             if max_steps is not None and step >= max_steps:
                 break
         done_epoch = epoch
+        if world > 1:     # DDP syncs gradients; batch-norm statistics stay per rank: take rank 0's
+            for b in _unwrap(model).buffers():
+                dist.broadcast(b, 0)
         if out is not None:
             written += _save(out, model, classes, cfg, rank, epoch, opt, sched, scaler, losses)
         if max_steps is not None and step >= max_steps:

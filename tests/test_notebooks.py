@@ -43,13 +43,17 @@ def test_every_protocol_has_our_models_and_doodlenet_beside_them(quick_run):
     by_protocol = {}
     for r in rows:
         by_protocol.setdefault(r["protocol"], set()).add(r["model"])
-        assert 0 <= r["test_acc"] <= r["top3_acc"] <= 1 and 0 <= r["map3"] <= 1 and r["infer_ms"] > 0
+        assert 0 <= r["test_acc"] <= r["top3_acc"] <= 1 and 0 <= r["map3"] <= 1
+        if not r["model"].startswith("DoodleNet"):           # notebook 06 does not time DoodleNet
+            assert r["infer_ms"] > 0
         assert (r["test_acc"] <= r["map3"] <= r["top3_acc"])
-    assert set(by_protocol) == {"reference", "13 classes", "40 classes"}
+    assert set(by_protocol) == {"reference", "13 classes", "40 classes", "25 classes", "345 classes"}
+    approaches = {"CNN 28x28", "CNN 64x64", "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes"}
+    assert approaches | {"DoodleNet, 345-way"} <= by_protocol["345 classes"]      # notebook 06, every approach
     dn = {"DoodleNet, 345-way", "DoodleNet, restricted to our classes"}
     assert {"reference MLP (Adam)", "our MLP", "reference CNN", "our CNN", "random forest (pixels)"} | dn \
         <= by_protocol["13 classes"]
-    assert {"our CNN", "reference CNN"} | dn <= by_protocol["reference"]
+    assert {"reference CNN", "reference MLP (Adam)", "our MLP", "random forest (pixels)"} | dn <= by_protocol["reference"]
     assert {"our CNN"} | dn <= by_protocol["40 classes"]
     for r in rows:
         if r["model"].startswith("DoodleNet"):
