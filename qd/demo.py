@@ -365,8 +365,6 @@ class DrawingApp(Board):
         self.status.value = (f'<span style="color:#888">predicted in {self.last_latency_ms:.0f} ms '
                              f'({n} stroke{"s" if n > 1 else ""})</span>')
 
-    predict = guess   # the name the earlier demo used
-
     def show_result(self, top, img, message: str | None = None):
         self.last_top = top or []
         self.answer.value = f'<span style="font-size:18px">{html.escape(message or answer_text(top, self.threshold), False)}</span>'
