@@ -200,15 +200,22 @@ def main(argv=None) -> int:
                                 batch_size=a.batch_size, augment=a.augment, seed=a.seed).validate()
         ds = datasets.make(a.kind, a.data_dir, a.classes, part="train", seed=a.seed, per_class=a.per_class)
         summary = fit_stream(ds, ds.classes, cfg, a.out, a.batch_size, a.workers, a.resume, a.max_steps)
+        summary["loss_first"], summary["loss_last"] = (summary["losses"][0], summary["losses"][-1]) if summary["losses"] else (None, None)
+        summary["losses"] = [round(x, 5) for x in summary["losses"]]
+        # Under torchrun every rank shares one stdout, and their lines interleave mid-line. So rank 0
+        # gathers every rank's summary and prints the one JSON line: {...rank 0's..., "ranks": [...]}.
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            every = [None] * dist.get_world_size()
+            dist.all_gather_object(every, summary)
+            summary = {**summary, "ranks": every}
     except QDError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-    summary["loss_first"], summary["loss_last"] = (summary["losses"][0], summary["losses"][-1]) if summary["losses"] else (None, None)
-    summary["losses"] = [round(x, 5) for x in summary["losses"]]
-    print(json.dumps(summary))
+    if summary["rank"] == 0:
+        print(json.dumps(summary), flush=True)
     return 0
 
 

@@ -192,7 +192,9 @@ def test_torchrun_two_cpu_processes_gloo(tmp_path):
                         "--workers", "0", "--out", str(out), "--lr", "0.003"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
-    ranks = {d["rank"]: d for d in (json.loads(line) for line in r.stdout.splitlines() if line.startswith("{"))}
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1                                                  # rank 0 speaks for all
+    ranks = {d["rank"]: d for d in lines[0]["ranks"]}
     assert set(ranks) == {0, 1} and all(d["world"] == 2 for d in ranks.values())
     assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]          # DDP kept them in step
     for d in ranks.values():
