@@ -19,6 +19,7 @@ import html
 import json
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -58,6 +59,15 @@ class IPCKernelManager(AsyncKernelManager):
     @default("transport")
     def _default_transport(self):
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self):
+        """The sockets' path prefix: in Jupyter's private runtime folder, not the notebooks folder
+        (the default, "kernel-ipc" in the working directory, leaves sockets there if a run is killed)."""
+        from jupyter_core.paths import jupyter_runtime_dir
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return str(runtime / f"qd-kernel-{uuid.uuid4().hex[:12]}-ipc")
 
 
 def notebook_parameters(name: str) -> set[str]:

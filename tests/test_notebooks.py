@@ -87,6 +87,13 @@ def test_pipeline_kernels_use_ipc_not_tcp(quick_run, capfd):
     assert "without encryption" not in capfd.readouterr().err
 
 
+def test_kernel_sockets_live_outside_the_notebooks_folder():
+    """A killed run must not leave socket files among the notebooks."""
+    ip = pipeline.IPCKernelManager().ip
+    assert pipeline.IPCKernelManager().transport == "ipc" and ip.startswith("/")
+    assert not ip.startswith(str(pipeline.NOTEBOOKS_DIR)) and ip != pipeline.IPCKernelManager().ip
+
+
 def test_failing_notebook_stops_the_pipeline_and_the_report_says_so(tmp_path):
     (tmp_path / "report.html").write_text("<html>an old, good report</html>")
     with pytest.raises(pipeline.PipelineError, match=r"notebook 05_random_forest failed in cell \d+ "
@@ -109,6 +116,7 @@ def test_a_dead_kernel_is_the_pipelines_own_error(tmp_path, monkeypatch):
     with pytest.raises(pipeline.PipelineError, match=r"notebook 99_die: its kernel died"):
         pipeline.run(reports_dir=tmp_path / "r", progress=False)
     assert "This run FAILED" in (tmp_path / "r" / "report.html").read_text()
+    assert sorted(p.name for p in (tmp_path / "nbs").iterdir()) == ["99_die.ipynb"]   # no kernel sockets left
 
 
 # ----------------------------------------------------------------------------- refused before running
