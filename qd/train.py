@@ -96,8 +96,10 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig):
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     model.eval()
+    if X.ndim == 4:                    # images: NHWC and batches of 256, twice as fast on CPU as NCHW x 1024
+        model.to(memory_format=torch.channels_last)
     correct = 0
     for i in range(0, len(y), batch_size):
         correct += (model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
@@ -106,11 +108,21 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig,
         X_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
-        progress: bool = True) -> History:
-    """Train `model` in place on uint8 images; evaluate on (X_eval, y_eval) after every epoch."""
+        progress: bool = True, outliers: np.ndarray | None = None, outlier_weight: float = 0.5) -> History:
+    """Train `model` in place on uint8 images; evaluate on (X_eval, y_eval) after every epoch.
+
+    `outliers`: images of none of the classes (outlier exposure, Hendrycks et al., 2019). Each step
+    also takes a batch of them (a quarter batch, cycling), and adds `outlier_weight` times their
+    cross-entropy to the uniform distribution: the model learns to be unsure of what it does not
+    know, which is what "I don't know" (qd.unknown) then reads."""
     cfg.validate()
     if len(X_train) != len(y_train):
         raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
+    if outliers is not None and (len(outliers) == 0 or np.shape(outliers)[1:] != np.shape(X_train)[1:]):
+        raise QDError(f"outliers must be a non-empty stack of images shaped like the training images "
+                      f"{np.shape(X_train)[1:]}; got {np.shape(outliers)}")
+    if not (math.isfinite(outlier_weight) and outlier_weight >= 0):
+        raise QDError(f"outlier_weight must be >= 0 (got {outlier_weight!r})")
     use_all_cores()
     gen = seed_everything(cfg.seed)
     Xt, yt = models.to_tensor(X_train), torch.as_tensor(y_train, dtype=torch.long)
@@ -124,6 +136,9 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
              if cfg.schedule == "onecycle" else None)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    Xo = models.to_tensor(outliers) if outliers is not None else None
+    o_batch = max(1, cfg.batch_size // 4)
+    o_perm, o_at = None, 0
     hist = History()
     t0 = time.perf_counter()
     bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
@@ -137,8 +152,17 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
             if xb.ndim == 4:           # images: augment, NHWC; stroke sequences pass as they are
                 xb = aug(xb, generator=gen).contiguous(memory_format=torch.channels_last)
             yb = yt[idx]
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
+            if Xo is None:
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+            else:                      # one forward pass over both: batch norm sees both kinds
+                if o_perm is None or o_at + o_batch > len(o_perm):
+                    o_perm, o_at = torch.randperm(len(Xo), generator=gen), 0
+                xo = aug(Xo[o_perm[o_at:o_at + o_batch]], generator=gen).contiguous(memory_format=torch.channels_last)
+                o_at += o_batch
+                out = model(torch.cat([xb, xo]))
+                logits = out[:len(yb)]
+                loss = loss_fn(logits, yb) - outlier_weight * out[len(yb):].log_softmax(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -12,6 +12,11 @@ part of the training data) against stroke drawings of *other* classes (a calibra
 outside the vocabulary). The threshold keeps at most `max_lost` of the vocabulary's validation
 drawings that the model gets right; everything is then measured on classes held out from the
 calibration. The fitted detector is a few small arrays, stored inside the model's checkpoint.
+
+The detector can only read what the model knows. Trained on its classes alone, a CNN is often sure
+of a wrong class; trained with outlier exposure (`qd.train.fit(outliers=calibration_images(...))`:
+the calibration classes' drawings pushed towards a uniform guess), it learns to be unsure of
+drawings of none of its classes. The held-out classes stay unseen by both.
 """
 from __future__ import annotations
 
@@ -23,13 +28,15 @@ from qd import models
 
 
 @torch.no_grad()
-def logits_and_features(model: nn.Module, X, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def logits_and_features(model: nn.Module, X, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(logits, penultimate features) of a model whose last module is a Linear layer."""
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     feats = []
     hook = last.register_forward_hook(lambda m, inp, out: feats.append(inp[0].detach()))
     model.eval()
     Xt = models.to_tensor(X) if not isinstance(X, torch.Tensor) else X
+    if Xt.ndim == 4 and len(Xt) > 1:   # many images: NHWC is faster on CPU (see qd.evaluate.predict_proba)
+        model.to(memory_format=torch.channels_last)
     try:
         logits = torch.cat([model(Xt[i:i + batch_size]) for i in range(0, len(Xt), batch_size)])
     finally:
@@ -106,6 +113,29 @@ def split_classes(classes: list[str], seed: int = 0) -> tuple[list[str], list[st
     return sorted(classes[i] for i in order[:half]), sorted(classes[i] for i in order[half:])
 
 
+def outside_classes(classes: list[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """(calibration, held-out): the official classes outside `classes`, split in two halves, seeded."""
+    from qd import data
+    vocab = set(classes)
+    return split_classes([c for c in data.all_classes() if c not in vocab], seed)
+
+
+def calibration_images(classes: list[str], seed: int = 0, max_per_class: int | None = None) -> np.ndarray:
+    """28x28 renders of the bundled stroke drawings of the calibration half of the classes outside
+    `classes` (never of the held-out half): the outliers for outlier exposure in training
+    (`qd.train.fit(outliers=...)`) and the unknown side of `calibrate`."""
+    from qd import render, strokes
+    ss = strokes.collect(outside_classes(classes, seed)[0])
+    return render.render_batch(_cap(ss, max_per_class).drawings)
+
+
+def _cap(ss, max_per_class):
+    if max_per_class:
+        sel = np.concatenate([np.flatnonzero(ss.y == c)[:max_per_class] for c in np.unique(ss.y)])
+        ss.drawings, ss.y = [ss.drawings[i] for i in sel], ss.y[sel]
+    return ss
+
+
 def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_test, seed: int = 0,
               max_lost: float = 0.05, max_per_class: int | None = None) -> tuple[Detector, dict]:
     """Fit a `Detector` for a trained model of `classes` and measure it.
@@ -116,19 +146,14 @@ def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_
     drawings of the classes outside the vocabulary, split by class into a calibration half and a
     held-out half. Figures: the share of held-out unknown drawings called unknown, and the share
     of the test drawings the model gets right that lose their answer."""
-    from qd import data, render, strokes
-    vocab = set(classes)
-    cal, held = split_classes([c for c in data.all_classes() if c not in vocab], seed)
+    from qd import render, strokes
+    cal, held = outside_classes(classes, seed)
     known = strokes.collect(classes)
     twins = strokes.bitmap_twins(known)
     keep = [i for i, d in enumerate(known.drawings) if d.key_id not in twins]
     Xk, yk = render.render_batch([known.drawings[i] for i in keep]), known.y[keep]
-    sets = {name: strokes.collect(cs) for name, cs in (("cal", cal), ("held", held))}
-    if max_per_class:
-        for ss in sets.values():
-            sel = np.concatenate([np.flatnonzero(ss.y == c)[:max_per_class] for c in np.unique(ss.y)])
-            ss.drawings, ss.y = [ss.drawings[i] for i in sel], ss.y[sel]
-    Xc, Xh = (render.render_batch(sets[k].drawings) for k in ("cal", "held"))
+    Xc = calibration_images(classes, seed, max_per_class)
+    Xh = render.render_batch(_cap(strokes.collect(held), max_per_class).drawings)
     tr, kn, ca, he, te = (logits_and_features(model, X) for X in (X_train, Xk, Xc, Xh, X_test))
     det = Detector().fit(tr, np.asarray(y_train), kn, ca, max_lost, val_correct=kn[0].argmax(1) == yk)
     right = te[0].argmax(1) == np.asarray(y_test)
