@@ -137,12 +137,15 @@ def _cap(ss, max_per_class):
 
 
 def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_test, seed: int = 0,
-              max_lost: float = 0.05, max_per_class: int | None = None) -> tuple[Detector, dict]:
+              max_lost: float = 0.05, max_per_class: int | None = None, X_val=None, y_val=None
+              ) -> tuple[Detector, dict]:
     """Fit a `Detector` for a trained model of `classes` and measure it.
 
-    Known side: the model's training drawings (class means, covariance), and the bundled stroke
-    drawings of its classes that are not rows of the bitmaps (unseen in training; rendered as the
-    demo renders) for the logistic regression and the threshold. Unknown side: bundled stroke
+    Known side: the model's training drawings (class means, covariance), and, for the logistic
+    regression and the threshold, drawings of its classes it did not train on: the bundled stroke
+    drawings that are not rows of the bitmaps (rendered as the demo renders) and, if given, a
+    validation part of the bitmaps (`X_val`, `y_val`; a few hundred stroke drawings alone make a
+    noisy threshold, thousands of validation bitmaps a steady one). Unknown side: bundled stroke
     drawings of the classes outside the vocabulary, split by class into a calibration half and a
     held-out half. Figures: the share of held-out unknown drawings called unknown, and the share
     of the test drawings the model gets right that lose their answer."""
@@ -152,6 +155,9 @@ def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_
     twins = strokes.bitmap_twins(known)
     keep = [i for i, d in enumerate(known.drawings) if d.key_id not in twins]
     Xk, yk = render.render_batch([known.drawings[i] for i in keep]), known.y[keep]
+    n_strokes = len(Xk)
+    if X_val is not None:
+        Xk, yk = np.concatenate([Xk, X_val]), np.concatenate([yk, y_val])
     Xc = calibration_images(classes, seed, max_per_class)
     Xh = render.render_batch(_cap(strokes.collect(held), max_per_class).drawings)
     tr, kn, ca, he, te = (logits_and_features(model, X) for X in (X_train, Xk, Xc, Xh, X_test))
@@ -163,5 +169,6 @@ def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_
                "known_right_answers_lost": float(det.is_unknown(*te)[right].mean()),
                "unknown_held_out_confident_before": float((p_held.max(1) >= 0.5).mean()),
                "calibration_classes": len(cal), "held_out_classes": len(held),
-               "calibration_drawings": len(Xc), "held_out_drawings": len(Xh), "known_stroke_drawings": len(Xk)}
+               "calibration_drawings": len(Xc), "held_out_drawings": len(Xh), "known_stroke_drawings": n_strokes,
+               "known_validation_drawings": 0 if X_val is None else len(X_val), "max_lost": max_lost}
     return det, figures
