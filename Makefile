@@ -37,7 +37,7 @@ report-quick: $(STAMP) ## the same with tiny parameters (a few minutes)
 report-strokes: $(STAMP) ## notebook 06's whole comparison: every approach, both tasks, longer training (~30 min)
 	$(PY) -m qd.pipeline --only 06_strokes -p '06_strokes.tasks=["25 classes", "345 classes"]' \
 	  -p '06_strokes.approaches=["CNN 28x28", "CNN 64x64", "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes"]' \
-	  -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=10
+	  -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=15
 
 demo: $(STAMP)         ## the drawing demo, served by Voila
 	$(VENV)/bin/voila notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser

@@ -151,7 +151,8 @@ def _table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
 
 
 def _model_key(name: str):
-    return (MODEL_ORDER.index(name) if name in MODEL_ORDER else len(MODEL_ORDER), name)
+    base = name.removesuffix(" + TTA")            # a flip-averaged row right after its model's
+    return (MODEL_ORDER.index(base) if base in MODEL_ORDER else len(MODEL_ORDER), name != base, name)
 
 
 def headline(models: list[dict]) -> tuple[list[dict], list[str]]:

@@ -76,6 +76,11 @@ def test_checkpoint_reloads_and_predicts_the_same(tiny_split, tmp_path):
     probs, img = p.predict_strokes(data.load_drawings(data.strokes_path("star"), limit=1)[0])
     assert img.shape == (28, 28) and probs.shape == (3,) and abs(probs.sum() - 1) < 1e-5
     assert [c for c, _ in p.top(probs, 2)] == [sp.classes[i] for i in np.argsort(-probs)[:2]]
+    # figures measured with flip averaging: the reloaded model averages too, as the report did
+    flipped = Predictor(train.save_checkpoint(tmp_path / "t.pt", m, sp.classes, cfg, {"tta": True}))
+    np.testing.assert_allclose(flipped.predict_image(sp.X_test[:50]), evaluate.predict_proba(m, sp.X_test[:50], tta=True),
+                               atol=1e-6)
+    assert not np.allclose(flipped.predict_image(sp.X_test[:50]), p.predict_image(sp.X_test[:50]), atol=1e-4)
 
 
 def test_missing_or_bad_checkpoint_says_how_to_make_one(tmp_path):
