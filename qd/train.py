@@ -98,8 +98,6 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig):
 @torch.no_grad()
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     model.eval()
-    if X.ndim == 4:                    # images: NHWC and batches of 256, twice as fast on CPU as NCHW x 1024
-        model.to(memory_format=torch.channels_last)
     correct = 0
     for i in range(0, len(y), batch_size):
         correct += (model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
@@ -129,8 +127,7 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     Xe = models.to_tensor(X_eval) if X_eval is not None else None
     ye = torch.as_tensor(y_eval, dtype=torch.long) if y_eval is not None else None
     aug = augment.PRESETS[cfg.augment]
-    if Xt.ndim == 4:
-        model.to(memory_format=torch.channels_last)  # NHWC: ~20% faster convolutions on CPU
+    models.nhwc_for(model, Xt)
     opt = make_optimizer(model, cfg)
     steps = (len(yt) + cfg.batch_size - 1) // cfg.batch_size
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)

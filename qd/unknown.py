@@ -35,8 +35,7 @@ def logits_and_features(model: nn.Module, X, batch_size: int = 256) -> tuple[np.
     hook = last.register_forward_hook(lambda m, inp, out: feats.append(inp[0].detach()))
     model.eval()
     Xt = models.to_tensor(X) if not isinstance(X, torch.Tensor) else X
-    if Xt.ndim == 4 and len(Xt) > 1:   # many images: NHWC is faster on CPU (see qd.evaluate.predict_proba)
-        model.to(memory_format=torch.channels_last)
+    models.nhwc_for(model, Xt)
     try:
         logits = torch.cat([model(Xt[i:i + batch_size]) for i in range(0, len(Xt), batch_size)])
     finally:
@@ -137,8 +136,8 @@ def _cap(ss, max_per_class):
 
 
 def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_test, seed: int = 0,
-              max_lost: float = 0.05, max_per_class: int | None = None, X_val=None, y_val=None
-              ) -> tuple[Detector, dict]:
+              max_lost: float = 0.05, max_per_class: int | None = None, X_val=None, y_val=None,
+              X_cal=None) -> tuple[Detector, dict]:
     """Fit a `Detector` for a trained model of `classes` and measure it.
 
     Known side: the model's training drawings (class means, covariance), and, for the logistic
@@ -147,8 +146,9 @@ def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_
     validation part of the bitmaps (`X_val`, `y_val`; a few hundred stroke drawings alone make a
     noisy threshold, thousands of validation bitmaps a steady one). Unknown side: bundled stroke
     drawings of the classes outside the vocabulary, split by class into a calibration half and a
-    held-out half. Figures: the share of held-out unknown drawings called unknown, and the share
-    of the test drawings the model gets right that lose their answer."""
+    held-out half (`X_cal`: the calibration half's renders, if already made for training).
+    Figures: the share of held-out unknown drawings called unknown, and the share of the test
+    drawings the model gets right that lose their answer."""
     from qd import render, strokes
     cal, held = outside_classes(classes, seed)
     known = strokes.collect(classes)
@@ -158,7 +158,7 @@ def calibrate(model: nn.Module, classes: list[str], X_train, y_train, X_test, y_
     n_strokes = len(Xk)
     if X_val is not None:
         Xk, yk = np.concatenate([Xk, X_val]), np.concatenate([yk, y_val])
-    Xc = calibration_images(classes, seed, max_per_class)
+    Xc = calibration_images(classes, seed, max_per_class) if X_cal is None else X_cal
     Xh = render.render_batch(_cap(strokes.collect(held), max_per_class).drawings)
     tr, kn, ca, he, te = (logits_and_features(model, X) for X in (X_train, Xk, Xc, Xh, X_test))
     det = Detector().fit(tr, np.asarray(y_train), kn, ca, max_lost, val_correct=kn[0].argmax(1) == yk)
