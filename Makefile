@@ -29,15 +29,14 @@ test-fast: $(STAMP)    ## without the notebook and browser tests
 	$(PY) -m pytest -m "not slow and not browser"
 
 report: $(STAMP)       ## run notebooks 01-06 with papermill, write reports/report.html
-	$(PY) -m qd.pipeline
+	$(PY) -m qd.report.pipeline
 
 report-quick: $(STAMP) ## the same with tiny parameters (a few minutes)
-	$(PY) -m qd.pipeline --quick
+	$(PY) -m qd.report.pipeline --quick
 
-report-strokes: $(STAMP) ## notebook 06's whole comparison: every approach, both tasks, longer training (~30 min)
-	$(PY) -m qd.pipeline --only 06_strokes -p '06_strokes.tasks=["25 classes", "345 classes"]' \
-	  -p '06_strokes.approaches=["CNN 28x28", "CNN 64x64", "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes"]' \
-	  -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=15
+report-strokes: $(STAMP) ## notebook 06's whole comparison: every approach (qd.training.approaches.ALL), both tasks, longer training (~30 min)
+	$(PY) -m qd.report.pipeline --only 06_strokes -p '06_strokes.tasks=["25 classes", "345 classes"]' \
+	  -p '06_strokes.approaches="all"' -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=15
 
 demo: $(STAMP)         ## the drawing demo, served by Voila
 	$(VENV)/bin/voila notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser
@@ -46,14 +45,14 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 train: $(STAMP)        ## e.g. make train ARGS="--model cnn --epochs 10"
-	$(PY) -m qd.train $(ARGS)
+	$(PY) -m qd.training.train $(ARGS)
 
 download: $(STAMP)     ## official files for all 345 classes, e.g. make download ARGS="--kind simplified --per-class 5000"
-	$(PY) -m qd.download --classes all $(ARGS)
+	$(PY) -m qd.data.download --classes all $(ARGS)
 
 bench: $(STAMP)        ## one JSON line each: the renderer, and training throughput (mmap vs on-the-fly rendering)
-	$(PY) -m qd.render --bench
-	$(PY) -m qd.train --bench
+	$(PY) -m qd.data.render --bench
+	$(PY) -m qd.training.stream --bench
 
 clean:
 	rm -rf reports/*.ipynb reports/*.html reports/metrics reports/figures models .pytest_cache

@@ -1,7 +1,7 @@
 """Maintainer tool: write tests/fixtures/official_pairs.ndjson.gz from the bundled data.
 
 Each line is one stroke drawing (simplified or raw format) with the official 28x28 bitmap of the
-same drawing (`bitmap`, 784 ints), found by `qd.render.match_official`. The renderer test checks
+same drawing (`bitmap`, 784 ints), found by `qd.data.strokes.match_official`. The renderer test checks
 its error bound on these pairs without needing the whole data folder.
 """
 import gzip

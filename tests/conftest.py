@@ -1,9 +1,14 @@
-import json
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from qd.data import bitmaps
+from qd.data.splits import split
+from qd.models import architectures, checkpoint
+from qd.training.config import TrainConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -16,7 +21,16 @@ def official_pairs():
     return [(r, np.array(r["bitmap"], np.uint8).reshape(28, 28)) for r in rows]
 
 
-def write_ndjson(path: Path, lines: list) -> Path:
-    """Write objects (or raw strings, written as they are) one per line."""
-    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
-    return path
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """An untrained 3-class CNN and its checkpoint: (path, model, config)."""
+    cfg = TrainConfig(model="cnn", epochs=1, model_kw={"width": 4})
+    m = architectures.build("cnn", 3, width=4, dropout=cfg.dropout)
+    path = checkpoint.save(tmp_path_factory.mktemp("m") / "good.pt", m, ["apple", "star", "square"], cfg)
+    return path, m, cfg
+
+
+@pytest.fixture(scope="module")
+def tiny_split():
+    """300 bundled drawings of each of 3 classes, split 70/30."""
+    return split(bitmaps.load_bitmaps(["apple", "star", "square"], per_class=300), seed=0)

@@ -1,8 +1,8 @@
 """The project's own set-up: dependency lists in sync, README commands, shipped data intact."""
 import hashlib
 import re
+
 import tomllib
-from pathlib import Path
 
 from qd import ROOT
 

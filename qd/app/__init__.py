@@ -1,0 +1,14 @@
+"""App: the drawing demo served by Voila, and the rules of the game it plays.
+
+  game       rounds, prompts, won/lost, the throttle, what the game says (no widgets)
+  recorder   mouse and touch events -> strokes
+  view       the answer line, probability bars and the model's input as HTML and PNG
+  guesser    a model for the demo: ours (a checkpoint) or DoodleNet
+  canvas     `ReadyCanvas` (the Voila fix) and `Board`, a canvas with its strokes
+  free       free draw: our model's bars and a second model beside them
+  play       play mode: rounds against the clock
+  demo       the app (play + free draw) and `make_app`, what notebooks/demo.ipynb calls
+  latency    stroke end -> probabilities, measured without a browser
+
+May import: the foundation, qd.data and qd.models; never qd.training or qd.report.
+"""

@@ -1,0 +1,71 @@
+"""The demo app, play mode and free draw, and `make_app`, what notebooks/demo.ipynb calls.
+
+Served by Voila (`make demo`). The drawing is kept as strokes, point lists in the official
+[[xs], [ys]] layout, and turned into the model input by `qd.data.render`, the same path as the
+stroke data: nothing reads canvas pixels.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ipywidgets as w
+import torch
+
+from qd.app.free import DrawingApp
+from qd.app.game import ROUND_SECONDS, ROUNDS
+from qd.app.guesser import Guesser
+from qd.app.play import GameApp
+from qd.errors import QDError
+from qd.models.infer import Predictor
+from qd.paths import MODELS_DIR
+
+
+class DemoApp:
+    """The demo: play mode (the default) and free draw, switched by a toggle."""
+
+    def __init__(self, play: GameApp | None, free: DrawingApp):
+        self.play, self.free = play, free
+        options = (["Play"] if play else []) + ["Free draw"]
+        self.mode = w.ToggleButtons(options=options, value=options[0])
+        self.mode.add_class("qd-mode")
+        self.mode.observe(lambda _: self.show(), names="value")
+        views = ([play.widget] if play else []) + [free.widget]
+        self.widget = w.VBox([w.HTML("<h2>Quick, Draw!</h2>"), self.mode, *views])
+        self.widget.add_class("qd-app")
+        self.show()
+
+    def show(self):
+        if self.play is not None:
+            self.play.widget.layout.display = "" if self.mode.value == "Play" else "none"
+        self.free.widget.layout.display = "" if self.mode.value == "Free draw" else "none"
+
+
+def make_app(model_path=None, second_model=None, rounds: int | None = None, seconds: float | None = None,
+             seed: int | None = None, **kw) -> DemoApp:
+    """The demo with the saved model (play mode and free draw), or free draw with a message saying
+    how to make one. Free draw shows a second model beside ours: DoodleNet, and our 345-class model
+    (`second_model`, default models/qd345.pt) when it exists. `QD_DEMO_ROUNDS`, `QD_DEMO_SECONDS`
+    and `QD_DEMO_SEED` set the game's defaults (tests)."""
+    # One drawing at a time: more than two threads only adds start-up overhead per prediction.
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    rounds = rounds or int(os.environ.get("QD_DEMO_ROUNDS", ROUNDS))
+    seconds = seconds or float(os.environ.get("QD_DEMO_SECONDS", ROUND_SECONDS))
+    seed = seed if seed is not None else (int(os.environ["QD_DEMO_SEED"]) if "QD_DEMO_SEED" in os.environ else None)
+    second_models = {}
+    try:
+        second_models["DoodleNet (345 classes, ml5)"] = Guesser.doodlenet()
+    except QDError:
+        pass
+    path345 = Path(second_model) if second_model else MODELS_DIR / "qd345.pt"
+    if path345.is_file():
+        try:
+            second_models["ours, 345 classes"] = Guesser.from_predictor(Predictor(path345), "ours, 345 classes")
+        except QDError:
+            pass
+    try:
+        predictor = Predictor(model_path)
+    except QDError as e:
+        return DemoApp(None, DrawingApp(None, model_error=str(e), second_models=second_models, **kw))
+    free = DrawingApp(predictor, second_models=second_models, **kw)
+    return DemoApp(GameApp(free.ours, rounds, seconds, seed), free)

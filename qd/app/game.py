@@ -1,0 +1,135 @@
+"""The rules of the game the demo plays, without any widget: Quick, Draw!'s rounds.
+
+Each round prompts a class of the model's vocabulary ("Draw a house in under 20 seconds"), takes
+guesses while the player draws, is won the moment the prompted class is the top guess with enough
+confidence, and is lost when the time is up. After the last round, the results: every drawing with
+its prompt, the final guess, and the probability the model gave the prompt. Time is passed in by
+the caller (`now`, seconds), so tests drive the clock.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from qd.errors import QDError
+
+UNKNOWN = "?"             # the guess when the model says it does not know
+ROUNDS = 6                # rounds of a game
+ROUND_SECONDS = 20.0      # the real game's time to draw
+THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this many seconds
+
+
+@dataclass
+class Round:
+    prompt: str
+    started: float
+    seconds: float
+    strokes: list = field(default_factory=list)
+    status: str = "playing"            # playing, won, lost
+    guess: str | None = None           # the last top guess (UNKNOWN when unsure)
+    p_prompt: float = 0.0              # the last probability the model gave the prompt
+    ended: float | None = None
+
+    def left(self, now: float) -> float:
+        return max(0.0, self.seconds - (now - self.started)) if self.status == "playing" else 0.0
+
+
+class Game:
+    """`rounds` rounds of `seconds` each; prompts drawn from `vocabulary` without repeats, seeded."""
+
+    def __init__(self, vocabulary: list[str], rounds: int = ROUNDS, seconds: float = ROUND_SECONDS, seed: int | None = None,
+                 win_probability: float = 0.5):
+        if len(vocabulary) < 1:
+            raise QDError("the game needs a vocabulary of at least one class")
+        if rounds < 1 or seconds <= 0:
+            raise QDError(f"rounds must be >= 1 and seconds > 0, got {rounds} and {seconds}")
+        self.vocabulary, self.n_rounds, self.seconds = list(vocabulary), rounds, float(seconds)
+        self.win_probability = win_probability
+        self.rng = random.Random(seed)
+        self.rounds: list[Round] = []
+        self._prompts: list[str] = []
+
+    def _next_prompt(self) -> str:
+        if not self._prompts:
+            self._prompts = self.rng.sample(self.vocabulary, len(self.vocabulary))
+        return self._prompts.pop()
+
+    @property
+    def current(self) -> Round | None:
+        return self.rounds[-1] if self.rounds else None
+
+    @property
+    def over(self) -> bool:
+        return len(self.rounds) == self.n_rounds and self.current.status != "playing"
+
+    def start_round(self, now: float) -> Round:
+        if self.current is not None and self.current.status == "playing":
+            raise QDError("the current round is still being played")
+        if len(self.rounds) >= self.n_rounds:
+            raise QDError(f"all {self.n_rounds} rounds are played; start a new game")
+        self.rounds.append(Round(self._next_prompt(), now, self.seconds))
+        return self.current
+
+    def guess(self, top: list[tuple[str, float]], probs: dict[str, float] | None, now: float,
+              unknown: bool = False) -> str:
+        """Take the model's current answer; returns the round's status. Won when the prompt is the
+        top guess at `win_probability` or more and the model is not unsure."""
+        r = self.current
+        if r is None or r.status != "playing":
+            return r.status if r else "idle"
+        if self.tick(now) != "playing":
+            return r.status
+        r.guess = UNKNOWN if unknown or not top else top[0][0]
+        r.p_prompt = float((probs or {}).get(r.prompt, 0.0))
+        if not unknown and top and top[0][0] == r.prompt and top[0][1] >= self.win_probability:
+            r.status, r.ended = "won", now
+        return r.status
+
+    def tick(self, now: float) -> str:
+        """Advance the clock: a round whose time is up is lost."""
+        r = self.current
+        if r is not None and r.status == "playing" and now - r.started >= r.seconds:
+            r.status, r.ended = "lost", r.started + r.seconds
+        return r.status if r else "idle"
+
+    def results(self) -> list[dict]:
+        return [{"prompt": r.prompt, "status": r.status, "guess": r.guess, "p_prompt": r.p_prompt,
+                 "seconds": (r.ended - r.started) if r.ended is not None else None, "strokes": r.strokes}
+                for r in self.rounds]
+
+
+class Throttle:
+    """At most one call every `interval` seconds (the guesses while the pen moves), the first at once."""
+
+    def __init__(self, interval: float = THROTTLE_SECONDS):
+        self.interval, self.last = interval, None
+
+    def ready(self, now: float) -> bool:
+        if self.last is None or now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.last = None
+
+
+def speech(top: list[tuple[str, float]] | None, prompt: str | None = None, status: str = "playing",
+           unknown: bool = False) -> str:
+    """What the game says, like the real one: guesses while you draw, then the verdict."""
+    if status == "won":
+        return f"Oh, I know, it's {prompt}!"
+    if status == "lost":
+        return f"Sorry, I couldn't guess it. It was {prompt}." if prompt else "Sorry, I couldn't guess it."
+    if not top:
+        return f"Draw {a_or_an(prompt)}!" if prompt else "Draw something!"
+    if unknown:
+        return "Hmm, I don't know what that is... keep drawing."
+    names = [n for n, _ in top[:3]]
+    return "I see " + ", or ".join(names[:2]) + ("..." if len(names) > 1 else "...")
+
+
+def a_or_an(name: str | None) -> str:
+    if not name:
+        return "something"
+    return ("an " if name[0].lower() in "aeiou" else "a ") + name

@@ -1,0 +1,16 @@
+"""Data: the bundled and official Quick, Draw! files and everything that turns them into arrays.
+
+  bitmaps    the 28x28 bitmap files, class lists, named protocols
+  ndjson     stroke drawings from ndjson files (simplified and raw), read line by line and checked
+  splits     every split: stratified (bitmaps), by hashed key (streams, stroke drawings)
+  geometry   strokes checked, aligned and scaled to the 0..255 box; raw strokes simplified (RDP)
+  render     strokes -> bitmaps with cairo, as Google drew them (`--bench`: its figures)
+  sketch     `Sketch`: the demo's drawing, rendered stroke by stroke
+  strokes    the bundled stroke drawings as one set: dedupe by key_id, twins of bitmap rows
+  encode     stroke drawings as model input: images, order/time channels, point sequences
+  augment    flips, rotations, shifts, scale; the reference's copies; stroke jitter
+  datasets   streaming torch Datasets over official files (memory-mapped .npy, ndjson)
+  download   official files for users who are online
+
+May import: the foundation (qd.errors, qd.atomic, qd.paths). Nothing above it.
+"""

@@ -1,0 +1,342 @@
+"""Fetch official Quick, Draw! class files, for users who are online and want more than `data/`.
+
+Files land in a cache folder in the official layout (`numpy_bitmap/<class>.npy`,
+`simplified/<class>.ndjson`, `raw/<class>.ndjson`), so `qd.data.bitmaps.load_bitmaps(data_dir=...)` and
+`qd.data.ndjson.iter_drawings` read them directly. Each transfer goes to a temporary file and is renamed
+into place only once complete and valid: a failed or truncated transfer leaves nothing behind, and
+is retried from scratch a few times before a `QDError` says what happened.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import http.client
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from qd import atomic
+from qd.data import bitmaps, ndjson
+from qd.errors import QDDataWarning, QDError
+
+OFFICIAL_BASE_URL = "https://storage.googleapis.com/quickdraw_dataset/full"
+KINDS = {"numpy_bitmap": ".npy", "simplified": ".ndjson", "raw": ".ndjson"}
+
+
+def default_cache_dir() -> Path:
+    """$QD_CACHE, else ~/.cache/quickdraw."""
+    return Path(os.environ.get("QD_CACHE") or Path.home() / ".cache" / "quickdraw")
+
+
+def check_class_name(name: str) -> str:
+    """A class name becomes a file name: no path separators, no hidden or parent names."""
+    if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "/\\\0") \
+            or name.startswith(".") or name != name.strip():
+        raise QDError(f"bad class name {name!r}: it must be a plain name, e.g. 'smiley face' "
+                      "(no path separators, no leading dot or spaces)")
+    return name
+
+
+def class_url(name: str, kind: str = "numpy_bitmap", base_url: str | None = None) -> str:
+    if kind not in KINDS:
+        raise QDError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    check_class_name(name)
+    base = (base_url or os.environ.get("QD_BASE_URL") or OFFICIAL_BASE_URL).rstrip("/")
+    return f"{base}/{kind}/{urllib.parse.quote(name + KINDS[kind])}"
+
+
+def _last_line(path: Path) -> bytes:
+    """The last non-empty line of a file, read from the end (bounded by the line-length cap)."""
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        block, buf = 1 << 16, b""
+        pos = end
+        while pos > 0 and len(buf) <= ndjson.MAX_LINE_BYTES:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            buf = f.read(step) + buf
+            if buf.rstrip(b"\n").count(b"\n") >= 1:
+                break
+    return buf.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+
+
+def check_file(path: Path, kind: str, name: str, where: str | None = None) -> None:
+    """Cheap validation of a downloaded or cached class file, without reading it whole.
+
+    .npy: a header matching the file size, uint8 (N, 784). ndjson: ends with a newline, and its
+    first and last lines parse as drawings of class `name` (an HTML error page served with HTTP
+    200, or another class's file, fails here)."""
+    where = where or str(path)
+    if kind == "numpy_bitmap":
+        try:
+            a = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError, MemoryError) as e:
+            raise QDError(f"{where}: not a complete .npy ({e})") from e
+        if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != 784:
+            raise QDError(f"{where}: array has shape {a.shape} {a.dtype}, expected (N, 784) uint8")
+        return
+    size = path.stat().st_size
+    if size == 0:
+        raise QDError(f"{where}: file is empty")
+    with open(path, "rb") as f:
+        first = f.readline(ndjson.MAX_LINE_BYTES)
+        f.seek(size - 1)
+        if f.read(1) != b"\n":
+            raise QDError(f"{where}: ndjson does not end with a newline (truncated?)")
+    for label, line in (("first", first), ("last", _last_line(path))):
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            head = line[:60].decode("utf-8", "replace")
+            raise QDError(f"{where}: {label} line is not Quick, Draw! ndjson (starts {head!r}); "
+                          "an error page served as data?") from e
+        d = ndjson.parse_drawing(obj, f"{where}: {label} line")
+        if d.word != name:
+            raise QDError(f"{where}: {label} line is a drawing of {d.word!r}, expected {name!r}")
+
+
+def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, deadline: float,
+                progress: bool, per_class: int | None = None) -> None:
+    """One try: stream `url` to a temporary file beside `dest`, check it, rename it into place.
+    With `per_class`, only the first rows (npy) or lines (ndjson) are fetched (a Range request
+    where the server supports it) and saved as a complete file of that many drawings."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    stop_at = time.monotonic() + deadline
+    want = None                      # bytes enough for `per_class` drawings, once known
+    try:
+        with os.fdopen(fd, "wb") as out:
+            req = urllib.request.Request(url)
+            if per_class and kind == "numpy_bitmap":
+                req.add_header("Range", f"bytes=0-{NPY_HEADER_MAX + per_class * 784 - 1}")
+            try:
+                resp = urllib.request.urlopen(req, timeout=timeout)
+            except urllib.error.HTTPError as e:
+                raise QDError(f"{url}: HTTP {e.code} {e.reason}") from e
+            except (urllib.error.URLError, OSError) as e:
+                raise QDError(f"{url}: cannot connect ({getattr(e, 'reason', e)})") from e
+            with resp:
+                partial = resp.status == 206
+                total = resp.headers.get("Content-Length")
+                total = int(total) if total is not None else None
+                chunked = "chunked" in (resp.headers.get("Transfer-Encoding") or "").lower()
+                got, lines, head = 0, 0, b""
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress,
+                          leave=False) as bar:
+                    while True:
+                        if time.monotonic() > stop_at:
+                            raise QDError(f"{url}: not complete after {deadline:.0f} s "
+                                          f"({got} bytes); giving up on this try")
+                        try:
+                            chunk = resp.read1(1 << 16)  # what has arrived: a trickle cannot hold us
+                        except (OSError, http.client.HTTPException) as e:  # reset, IncompleteRead
+                            raise QDError(f"{url}: transfer broke off after {got} bytes ({e})") from e
+                        if not chunk:
+                            break
+                        if per_class and kind != "numpy_bitmap":
+                            nl = chunk.count(b"\n")
+                            if lines + nl >= per_class:          # cut after the per_class-th line
+                                cut = -1
+                                for _ in range(per_class - lines):
+                                    cut = chunk.index(b"\n", cut + 1)
+                                chunk, lines = chunk[:cut + 1], per_class
+                            else:
+                                lines += nl
+                        out.write(chunk)
+                        got += len(chunk)
+                        bar.update(len(chunk))
+                        if per_class and kind == "numpy_bitmap" and want is None and len(head) < NPY_HEADER_MAX:
+                            head += chunk[:NPY_HEADER_MAX]
+                            want = _npy_bytes_for(head, per_class, url)
+                        if per_class and ((want is not None and got >= want) or lines >= per_class):
+                            break                                  # enough: stop reading the rest
+                complete = not per_class or (want is None and lines < per_class)  # read to the end
+                if complete and not partial:
+                    if total is not None and got != total:
+                        raise QDError(f"{url}: truncated transfer, got {got} of {total} bytes")
+                    if total is None and not chunked:
+                        _confirm_length(url, got, timeout)
+        if per_class and kind == "numpy_bitmap":
+            _trim_npy(Path(tmp), per_class, url)
+        check_file(Path(tmp), kind, name, where=url)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+NPY_HEADER_MAX = 4096   # an .npy header is 128 bytes in practice; read this much to be sure
+
+
+def _npy_header(head: bytes, url: str):
+    """(rows, header length) of an official .npy from its first bytes, or None if not enough yet."""
+    f = io.BytesIO(head)
+    try:
+        version = np.lib.format.read_magic(f)
+        shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                 else np.lib.format.read_array_header_2_0(f))
+    except ValueError as e:
+        if len(head) < NPY_HEADER_MAX:
+            return None
+        raise QDError(f"{url}: not an .npy file ({e})") from e
+    if dtype != np.uint8 or len(shape) != 2 or shape[1] != 784 or fortran:
+        raise QDError(f"{url}: array has shape {shape} {dtype}, expected (N, 784) uint8")
+    return shape[0], f.tell()
+
+
+def _npy_bytes_for(head: bytes, per_class: int, url: str) -> int | None:
+    h = _npy_header(head, url)
+    return None if h is None else h[1] + min(per_class, h[0]) * 784
+
+
+def _trim_npy(path: Path, per_class: int, url: str) -> None:
+    """Rewrite a downloaded .npy prefix as a complete .npy of its first `per_class` rows."""
+    raw = path.read_bytes()
+    h = _npy_header(raw[:NPY_HEADER_MAX], url)
+    if h is None:
+        raise QDError(f"{url}: transfer ended inside the .npy header ({len(raw)} bytes)")
+    rows, start = h
+    n = min(per_class, rows)
+    if len(raw) < start + n * 784:
+        raise QDError(f"{url}: truncated transfer, got {len(raw) - start} of {n * 784} bytes of rows")
+    a = np.frombuffer(raw, np.uint8, count=n * 784, offset=start).reshape(n, 784)
+    with open(path, "wb") as f:
+        np.save(f, a)
+
+
+def _confirm_length(url: str, got: int, timeout: float) -> None:
+    """A body with neither Content-Length nor chunked framing ends when the connection closes, so a
+    cut at a line boundary looks complete. Ask for the size with HEAD; without one, refuse."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as r:
+            size = r.headers.get("Content-Length")
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        size = None
+    if size is None:
+        raise QDError(f"{url}: the server sent no Content-Length, so a cut transfer cannot be told "
+                      f"from a complete one ({got} bytes received); use a mirror that sends it")
+    if int(size) != got:
+        raise QDError(f"{url}: truncated transfer, got {got} of {size} bytes")
+
+
+def _remove_stale_parts(folder: Path, dest: Path) -> None:
+    """Temporary files of this class left by a killed process."""
+    for p in folder.glob(f".{glob.escape(dest.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def cache_folder(kind: str, per_class: int | None = None, cache_dir: str | Path | None = None) -> Path:
+    """`cache/<kind>/` for whole files, `cache/<kind>-first<N>/` for the first N drawings a class."""
+    if kind not in KINDS:
+        raise QDError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    return Path(cache_dir or default_cache_dir()) / (kind if not per_class else f"{kind}-first{per_class}")
+
+
+def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir: str | Path | None = None,
+             base_url: str | None = None, retries: int = 3, timeout: float = 60.0, force: bool = False,
+             progress: bool = True, deadline: float = 3600.0, per_class: int | None = None,
+             workers: int = 1) -> list[Path]:
+    """Download the official `kind` file of each class into `cache_folder(kind, per_class)`; return
+    their paths, in the order of `classes` ("all": the 345 official classes).
+
+    Files already in the cache are checked cheaply (`check_file`) and kept if sound, fetched again
+    if not (or if `force`): a run that was stopped resumes where it was. Each failed try is retried
+    from scratch (`retries` tries in all, with a short pause); a class that still fails raises a
+    `QDError` naming it, after the other classes are done. `timeout` bounds each read, `deadline`
+    each file's whole transfer; `workers` files download at once (threads).
+    """
+    if isinstance(classes, str):     # one class name, or "all"
+        classes = bitmaps.all_classes() if classes == "all" else [classes]
+    classes = list(classes)
+    if retries < 1:
+        raise QDError(f"retries must be >= 1, got {retries}")
+    if per_class is not None and per_class < 1:
+        raise QDError(f"per_class must be >= 1, got {per_class}")
+    if workers < 1:
+        raise QDError(f"workers must be >= 1, got {workers}")
+    for name in classes:
+        check_class_name(name)
+    folder = cache_folder(kind, per_class, cache_dir)
+    atomic.ensure_writable_dir(folder, "download cache")
+
+    def one(name: str) -> Path:
+        url = class_url(name, kind, base_url)
+        dest = folder / f"{name}{KINDS[kind]}"
+        _remove_stale_parts(folder, dest)
+        if dest.is_file() and not force:
+            try:
+                check_file(dest, kind, name)
+                return dest
+            except QDError as e:
+                warnings.warn(f"cached file is bad, fetching it again: {e}", QDDataWarning, stacklevel=3)
+                dest.unlink()
+        for attempt in range(1, retries + 1):
+            try:
+                _fetch_once(url, dest, kind, name, timeout, deadline, progress and workers == 1, per_class)
+                return dest
+            except QDError as e:
+                if attempt == retries or "HTTP 404" in str(e):
+                    raise QDError(f"{e} (gave up after {attempt} tr{'y' if attempt == 1 else 'ies'})") from e
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    paths: dict[str, Path] = {}
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(classes), desc=f"download {kind}", unit="class",
+                 disable=not progress or len(classes) < 2) as bar:
+        futures = {pool.submit(one, name): name for name in classes}
+        for fut in futures:
+            try:
+                paths[futures[fut]] = fut.result()
+            except QDError as e:
+                errors.append(str(e))
+            bar.update(1)
+    if errors:
+        head = errors[0] if len(errors) == 1 else f"{len(errors)} classes failed; first: {errors[0]}"
+        raise QDError(head + (f" ({len(paths)} other files are in {folder})" if paths else ""))
+    return [paths[name] for name in classes]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m qd.data.download",
+                                description="Fetch official Quick, Draw! class files into the cache "
+                                            "(parallel, resumable: rerun to continue).")
+    p.add_argument("--classes", default="all", help='"all" (the 345 official classes) or comma-separated names')
+    p.add_argument("--kind", default="numpy_bitmap", choices=sorted(KINDS))
+    p.add_argument("--per-class", type=int, default=None, help="only the first N drawings of each class")
+    p.add_argument("--workers", type=int, default=8, help="files downloading at once")
+    p.add_argument("--cache-dir", default=None, help=f"default: $QD_CACHE or {Path.home() / '.cache' / 'quickdraw'}")
+    p.add_argument("--base-url", default=None, help="a mirror with the official layout (default: $QD_BASE_URL "
+                                                    "or Google's bucket)")
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--force", action="store_true", help="fetch again even what the cache has")
+    a = p.parse_args(argv)
+    try:
+        paths = download(bitmaps.resolve_classes(a.classes), a.kind, a.cache_dir, a.base_url, a.retries, per_class=a.per_class,
+                         workers=a.workers, force=a.force)
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"files": len(paths), "folder": str(paths[0].parent) if paths else None,
+                      "bytes": sum(p.stat().st_size for p in paths)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Stroke geometry before drawing: the official layouts checked, drawings aligned and scaled to the
+`simplified` format's 0..255 box, raw strokes resampled and simplified (Ramer-Douglas-Peucker at
+epsilon 2.0, the `simplification` library) as Google made the `simplified` files."""
+from __future__ import annotations
+
+import numpy as np
+from simplification.cutil import simplify_coords
+
+from qd.errors import QDError
+
+SIDE = 256.0         # the simplified format's coordinate box
+LINE_WIDTH = 16.0    # pen width in those units
+PADDING = 16.0       # margin on each side, in those units, before the half pen width
+MAX_EXTENT = 1e7     # screens are a few thousand pixels wide; far beyond is corrupt data
+RDP_EPSILON = 2.0    # the simplified files' Ramer-Douglas-Peucker epsilon
+
+
+def as_strokes(strokes, where: str) -> tuple[list[np.ndarray], bool]:
+    """Accept a Drawing or official-layout strokes [[xs], [ys](, [ts])]; return float (2, n) arrays
+    and whether the strokes carried timestamps (the raw format).
+
+    Only the official layout is accepted: an (n, 2) point list would be ambiguous for n = 2 or 3.
+    """
+    if hasattr(strokes, "strokes"):
+        strokes = strokes.strokes
+    if strokes is None or len(strokes) == 0:
+        raise QDError(f"{where}: empty drawing (no strokes)")
+    out, timed = [], False
+    for k, s in enumerate(strokes):
+        try:
+            a = np.asarray(s, dtype=np.float64)
+        except (ValueError, TypeError) as e:
+            raise QDError(f"{where}: stroke {k} is not numeric lists of equal length ({e})") from e
+        if a.ndim != 2 or a.shape[0] not in (2, 3):
+            raise QDError(f"{where}: stroke {k} has shape {a.shape}, expected [[x...], [y...]] (2, n)")
+        if a.shape[1] == 0:
+            raise QDError(f"{where}: stroke {k} has no points")
+        timed |= a.shape[0] == 3
+        out.append(a[:2])
+    return out, timed
+
+
+def check_extent(pts: np.ndarray, where: str) -> tuple[np.ndarray, float]:
+    if not np.isfinite(pts).all():
+        bad = next(k for k in range(pts.shape[1]) if not np.isfinite(pts[:, k]).all())
+        raise QDError(f"{where}: non-finite coordinates (point {bad})")
+    lo, hi = pts.min(axis=1), pts.max(axis=1)
+    with np.errstate(over="ignore"):   # +-1e308 overflows to inf: refused just below
+        extent = float((hi - lo).max())
+    if pts.shape[1] == 1:
+        raise QDError(f"{where}: drawing is a single point; nothing to scale")
+    if extent == 0.0:
+        raise QDError(f"{where}: zero-size bounding box (all {pts.shape[1]} points coincide)")
+    if not np.isfinite(extent) or extent > MAX_EXTENT:
+        raise QDError(f"{where}: coordinates span {extent:.3g} units, more than {MAX_EXTENT:.0e}: "
+                      "not a drawing (scaling it would leave nothing to see)")
+    return lo, extent
+
+
+def points(strokes, where: str, simplify_raw: bool = False) -> tuple[np.ndarray, list[int]]:
+    """All points (2, N) aligned to the top-left and scaled so the longer side spans 0..255, and
+    the number of points of each stroke: one pass over the whole drawing. With `simplify_raw`, a
+    drawing not in the `simplified` format (timestamps, or not whole units in 0..255: raw files,
+    canvas strokes) is resampled and RDP-simplified like the official files."""
+    s, timed = as_strokes(strokes, where)
+    lens = [a.shape[1] for a in s]
+    pts = np.concatenate(s, axis=1)
+    lo, extent = check_extent(pts, where)
+    if simplify_raw and (timed or lo.min() < 0 or pts.max() > 255 or not (pts == np.round(pts)).all()):
+        s = resample_simplify(np.split((pts - lo[:, None]) * ((SIDE - 1) / extent), np.cumsum(lens)[:-1], axis=1))
+        return np.concatenate(s, axis=1), [a.shape[1] for a in s]
+    pts -= lo[:, None]
+    pts *= (SIDE - 1) / extent
+    return pts, lens
+
+
+def normalize(strokes, where: str = "drawing") -> list[np.ndarray]:
+    """Align to the top-left and scale uniformly so the longer side spans 0..255 (like `simplified`).
+
+    A drawing of one point, or whose points all coincide, has no size to scale: that is a QDError.
+    """
+    pts, lens = points(strokes, where)
+    return np.split(pts, np.cumsum(lens)[:-1], axis=1)
+
+
+def simplify(strokes, where: str = "drawing") -> list[np.ndarray]:
+    """Raw strokes -> the `simplified` format: normalized to 0..255, resampled at 1-unit spacing,
+    Ramer-Douglas-Peucker with epsilon 2.0, rounded to whole units."""
+    return resample_simplify(normalize(strokes, where))
+
+
+def resample_simplify(normalized: list[np.ndarray]) -> list[np.ndarray]:
+    out = []
+    for a in normalized:
+        if a.shape[1] > 1:
+            seg = np.hypot(*np.diff(a, axis=1))
+            t = np.concatenate([[0.0], np.cumsum(seg)])
+            if t[-1] > 0:
+                u = np.append(np.arange(0.0, t[-1], 1.0), t[-1])
+                a = np.vstack([np.interp(u, t, a[0]), np.interp(u, t, a[1])])
+            a = np.asarray(simplify_coords(np.ascontiguousarray(a.T), RDP_EPSILON)).T
+        out.append(np.round(a))
+    return out
+
+

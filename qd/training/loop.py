@@ -1,0 +1,160 @@
+"""The in-memory training loop: one seeded loop for every model (the CLI is `qd.training.train`).
+
+The loop is plain PyTorch: shuffled mini-batches from in-memory tensors, on-the-fly augmentation,
+a one-cycle learning-rate schedule, and per-epoch train/eval accuracy for learning curves.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from qd.data import augment, bitmaps
+from qd.data.splits import split
+from qd.errors import QDError
+from qd.models import architectures, checkpoint
+from qd.training.config import TrainConfig
+
+
+@dataclass
+class History:
+    """Per-epoch figures of one training run."""
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    eval_acc: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def use_all_cores() -> int:
+    n = os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig):
+    if cfg.optimizer == "adam":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    raise QDError(f"unknown optimizer {cfg.optimizer!r}; adam or sgd")
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        correct += (model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    return correct / max(1, len(y))
+
+
+def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig,
+        X_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
+        progress: bool = True, outliers: np.ndarray | None = None, outlier_weight: float = 0.5) -> History:
+    """Train `model` in place on uint8 images; evaluate on (X_eval, y_eval) after every epoch.
+
+    `outliers`: images of none of the classes (outlier exposure, Hendrycks et al., 2019). Each step
+    also takes a batch of them (a quarter batch, cycling), and adds `outlier_weight` times their
+    cross-entropy to the uniform distribution: the model learns to be unsure of what it does not
+    know, which is what "I don't know" (qd.models.unknown) then reads."""
+    cfg.validate()
+    if len(X_train) != len(y_train):
+        raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
+    if outliers is not None and (len(outliers) == 0 or np.shape(outliers)[1:] != np.shape(X_train)[1:]):
+        raise QDError(f"outliers must be a non-empty stack of images shaped like the training images "
+                      f"{np.shape(X_train)[1:]}; got {np.shape(outliers)}")
+    if not (math.isfinite(outlier_weight) and outlier_weight >= 0):
+        raise QDError(f"outlier_weight must be >= 0 (got {outlier_weight!r})")
+    use_all_cores()
+    gen = seed_everything(cfg.seed)
+    Xt, yt = architectures.to_tensor(X_train), torch.as_tensor(y_train, dtype=torch.long)
+    Xe = architectures.to_tensor(X_eval) if X_eval is not None else None
+    ye = torch.as_tensor(y_eval, dtype=torch.long) if y_eval is not None else None
+    aug = augment.PRESETS[cfg.augment]
+    architectures.nhwc_for(model, Xt)
+    opt = make_optimizer(model, cfg)
+    steps = (len(yt) + cfg.batch_size - 1) // cfg.batch_size
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
+             if cfg.schedule == "onecycle" else None)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    Xo = architectures.to_tensor(outliers) if outliers is not None else None
+    o_batch = max(1, cfg.batch_size // 4)
+    o_perm, o_at = None, 0
+    hist = History()
+    t0 = time.perf_counter()
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(yt), generator=gen)
+        tot_loss, correct = 0.0, 0
+        for i in range(0, len(yt), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb = Xt[idx]
+            if xb.ndim == 4:           # images: augment, NHWC; stroke sequences pass as they are
+                xb = aug(xb, generator=gen).contiguous(memory_format=torch.channels_last)
+            yb = yt[idx]
+            if Xo is None:
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+            else:                      # one forward pass over both: batch norm sees both kinds
+                if o_perm is None or o_at + o_batch > len(o_perm):
+                    o_perm, o_at = torch.randperm(len(Xo), generator=gen), 0
+                xo = aug(Xo[o_perm[o_at:o_at + o_batch]], generator=gen).contiguous(memory_format=torch.channels_last)
+                o_at += o_batch
+                out = model(torch.cat([xb, xo]))
+                logits = out[:len(yb)]
+                loss = loss_fn(logits, yb) - outlier_weight * out[len(yb):].log_softmax(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            tot_loss += loss.item() * len(idx)
+            correct += (logits.argmax(1) == yb).sum().item()
+        hist.epoch.append(epoch)
+        hist.train_loss.append(tot_loss / len(yt))
+        hist.train_acc.append(correct / len(yt))
+        hist.eval_acc.append(accuracy(model, Xe, ye) if Xe is not None else float("nan"))
+        bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.eval_acc[-1]:.3f}")
+    hist.seconds = time.perf_counter() - t0
+    model.eval()
+    return hist
+
+
+def transfer(path: str | Path, n_classes: int, seed: int = 0) -> tuple[nn.Module, TrainConfig]:
+    """A model with a checkpoint's weights and a fresh last layer for `n_classes`: pretrained
+    features (e.g. from the 40 bitmap classes) to fine-tune on a new task."""
+    src, meta = checkpoint.load(path)
+    cfg = TrainConfig.from_dict(meta["config"])
+    model = architectures.build(cfg.model, n_classes, seed=seed, **checkpoint.model_kwargs(cfg))
+    own = model.state_dict()
+    shared = {k: v for k, v in src.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(shared, strict=False)
+    return model, cfg
+
+
+def train_model(classes: list[str] | None = None, per_class: int = 3000, cfg: TrainConfig | None = None,
+                test_size: float = 0.3, split_seed: int = 0, data_dir=None, progress: bool = True):
+    """Load, split (seeded, stratified), build, fit: the whole recipe the CLI and notebooks share.
+    Returns (model, split, history)."""
+    cfg = cfg or TrainConfig()
+    ds = bitmaps.load_bitmaps(classes, per_class=per_class, data_dir=data_dir)
+    sp = split(ds, test_size=test_size, seed=split_seed)
+    model = architectures.build(cfg.model, len(sp.classes), seed=cfg.seed, **checkpoint.model_kwargs(cfg))
+    hist = fit(model, sp.X_train, sp.y_train, cfg, sp.X_test, sp.y_test, progress=progress)
+    return model, sp, hist

@@ -1,0 +1,194 @@
+"""The demo's logic without a browser: recorder, answer, the Voila fix, throttle, undo, touch, bad models."""
+import time
+
+import numpy as np
+import pytest
+from helpers import resave
+
+from qd.app import demo, free, guesser, latency, recorder, view
+from qd.data import ndjson, render
+from qd.models.infer import Predictor
+
+
+def test_recorder_keeps_strokes_in_the_official_layout():
+    r = recorder.StrokeRecorder(min_step=2.0)
+    assert r.is_empty and r.move(5, 5) is None          # a move without a press draws nothing
+    r.start(10, 10)
+    assert r.move(11, 10) is None                        # closer than min_step: dropped
+    assert r.move(20, 10) == (10, 10, 20, 10)
+    assert r.end(20, 30) == (20, 10, 20, 30)
+    assert r.end(50, 50) is None                         # already closed
+    r.start(0, 0)
+    r.end()
+    assert r.strokes == [[[10.0, 20.0, 20.0], [10.0, 10.0, 30.0]], [[0.0], [0.0]]]
+    assert r.n_points == 4
+    assert r.undo() and len(r.strokes) == 1
+    r.clear()
+    assert r.is_empty and not r.undo()
+
+
+def test_recorded_strokes_render_like_the_data():
+    """Replaying a real drawing through the recorder gives the model the same input as the data."""
+    d = ndjson.load_drawings(ndjson.strokes_path("star", "raw"), limit=1)[0]
+    r = recorder.StrokeRecorder(min_step=0.0)
+    for s in d.strokes:
+        r.start(s[0, 0], s[1, 0])
+        for x, y in zip(s[0, 1:], s[1, 1:]):
+            r.move(x, y)
+        r.end()
+    np.testing.assert_array_equal(render.render(r.strokes), render.render(d))
+
+
+def test_answer_text():
+    assert view.answer_text(None) == view.EMPTY_MESSAGE
+    assert view.answer_text([("star", 0.97), ("eye", 0.02)]) == "I think it is a star, 97%"
+    unsure = view.answer_text([("cat", 0.31), ("fish", 0.30)], threshold=0.5)
+    assert "not sure" in unsure and "cat (31%)" in unsure
+
+
+def test_bars_html_lists_classes_in_order():
+    h = view.bars_html([("smiley face", 0.8), ("circle", 0.15), ("<eye>", 0.05)])
+    assert h.index("smiley face") < h.index("circle") < h.index("&lt;eye&gt;")
+    assert "width:80.0%" in h and "15%" in h
+
+
+class FakePredictor(guesser.Guesser):
+    """A model that always says star, 70%, and counts its calls."""
+
+    def __init__(self, unknown: bool = False):
+        super().__init__("fake", ["circle", "square", "star"], self._probs, lambda img: unknown)
+        self.calls = 0
+
+    def _probs(self, img, strokes):
+        assert img.shape == (28, 28) and img.max() > 0
+        self.calls += 1
+        return np.array([0.1, 0.2, 0.7])
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Capture what the canvas manager sends to the browser, as command names."""
+    from ipycanvas import canvas as ic
+    names = {v: k for k, v in ic.COMMANDS.items()}
+    log = []
+
+    def capture(self, command, buffers=[]):
+        def walk(c):
+            if isinstance(c, list) and c and isinstance(c[0], list):
+                for x in c:
+                    walk(x)
+            else:
+                log.append(names.get(c[0], c[0]))
+        walk(command)
+    monkeypatch.setattr(ic._CanvasManager, "_send_custom", capture)
+    return log
+
+
+def _ready(app):
+    app.board.canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
+
+
+def test_nothing_is_drawn_before_the_browser_is_ready_then_all_is_replayed(sent):
+    app = free.DrawingApp(FakePredictor())
+    app.on_down(10, 10)
+    app.on_move(50, 60)
+    app.on_up(90, 20)
+    assert sent == []                      # draws before client_ready would be lost: none sent
+    assert app.last_top[0][0] == "star"    # ... but the strokes are kept and predicted
+    _ready(app)
+    assert sent[0] == "switchCanvas"       # the fix: the browser gets a current canvas first
+    assert "clear" in sent and "strokeLines" in sent and "set" in sent
+    sent.clear()
+    app.on_down(100, 100)
+    app.on_move(150, 150)
+    assert "strokeLine" in sent
+    # a page reload is a new client: it gets the switch and the whole drawing again
+    sent.clear()
+    _ready(app)
+    assert sent[0] == "switchCanvas" and sent.count("strokeLines") == 2
+
+
+def test_guesses_while_the_pen_moves_are_throttled_and_clear(sent, monkeypatch):
+    p = FakePredictor()
+    app = free.DrawingApp(p)
+    _ready(app)
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    app.on_down(10, 10)
+    for i in range(50):                    # 50 moves in 1 s (20 ms apart)
+        clock[0] += 0.02
+        app.on_move(10 + 3 * i, 10 + i)
+    assert 5 <= p.calls <= 7               # every 0.15 s: at least 5 guesses a second, no flood
+    app.on_up()
+    assert "I think it is a star, 70%" in app.answer.value
+    assert "star" in app.chart.value and app.last_latency_ms is not None
+    app.clear()
+    assert app.recorder.is_empty and app.chart.value == "" and view.EMPTY_MESSAGE in app.answer.value
+
+
+def test_a_single_dot_asks_for_more_not_an_error(sent):
+    app = free.DrawingApp(FakePredictor())
+    app.on_down(10, 10)
+    app.on_up()
+    assert "Keep drawing" in app.answer.value and app.chart.value == ""
+
+
+def test_undo_repredicts_and_undo_to_empty_shows_prompt(sent):
+    p = FakePredictor()
+    app = free.DrawingApp(p)
+    for k in range(2):
+        app.on_down(10, 10 + 40 * k)
+        app.on_move(80, 30 + 40 * k)
+        app.on_up()
+    calls = p.calls
+    app.undo()
+    assert p.calls == calls + 1 and len(app.recorder.strokes) == 1
+    app.undo()
+    assert view.EMPTY_MESSAGE in app.answer.value
+
+
+def test_without_a_model_the_app_explains(tmp_path, sent):
+    app = demo.make_app(tmp_path / "missing.pt")
+    assert app.play is None and app.mode.options == ("Free draw",)
+    free = app.free
+    assert free.predictor is None and free.guess_button.disabled
+    assert "make report" in free.status.value and "python -m qd.training.train" in free.status.value
+    assert "No trained model yet" in free.answer.value
+    free.on_down(1, 1)
+    free.on_move(30, 30)
+    free.on_up()                            # drawing still works, no crash
+    assert len(free.recorder.strokes) == 1
+
+
+def test_replaying_real_drawings_measures_stroke_end_latency(sent):
+    drawings = ndjson.load_drawings(ndjson.strokes_path("star"), limit=3)
+    p = FakePredictor()
+    lat = latency.measure_latency(p, drawings)
+    n_strokes = sum(len(d.strokes) for d in drawings)
+    assert p.calls >= n_strokes and lat["strokes"] == n_strokes   # a prediction at every stroke end
+    assert 0 < lat["median_ms"] <= lat["p95_ms"]
+
+
+def test_touch_events_draw_like_the_mouse(sent):
+    p = FakePredictor()
+    app = free.DrawingApp(p)
+    ev = app.board.canvas._handle_frontend_event
+    ev(None, {"event": "touch_start", "touches": [{"x": 10, "y": 10}]}, [])
+    ev(None, {"event": "touch_move", "touches": [{"x": 60, "y": 40}]}, [])
+    ev(None, {"event": "touch_move", "touches": [{"x": 120, "y": 90}]}, [])
+    ev(None, {"event": "touch_end", "touches": []}, [])
+    assert app.recorder.strokes == [[[10.0, 60.0, 120.0], [10.0, 40.0, 90.0]]]
+    assert p.calls >= 1 and "star" in app.answer.value
+
+
+def test_the_demo_shows_a_bad_checkpoints_message(small_model, tmp_path):
+    path = resave(small_model[0], tmp_path / "other.pt", lambda ck: ck["config"].update(model="mlp"))
+    app = demo.make_app(path).free
+    assert app.predictor is None and app.guess_button.disabled
+    assert "other.pt" in app.status.value and "do not fit" in app.status.value
+
+
+def test_the_demo_says_why_a_drawing_cannot_be_read(small_model):
+    app = free.DrawingApp(Predictor(small_model[0]))
+    latency.replay(app, [[[-1e308, 1e308], [0, 1]]])
+    assert "coordinates span" in app.answer.value and app.last_top == []

@@ -1,0 +1,153 @@
+"""The game's rules and the demo's play mode, without a browser (the clock is ours to drive)."""
+import time
+
+import numpy as np
+import pytest
+
+from qd import QDError
+from qd.app import free, game, guesser, play
+from qd.models import unknown
+
+VOCAB = ["circle", "square", "star", "cat"]
+
+
+def test_prompts_are_seeded_and_do_not_repeat():
+    a, b = game.Game(VOCAB, rounds=4, seed=7), game.Game(VOCAB, rounds=4, seed=7)
+    pa, pb = [], []
+    for t in range(4):
+        pa.append(a.start_round(t * 30).prompt)
+        a.tick(t * 30 + 25)
+        pb.append(b.start_round(t * 30).prompt)
+        b.tick(t * 30 + 25)
+    assert pa == pb and sorted(pa) == sorted(VOCAB)
+    assert a.over
+    with pytest.raises(QDError, match="all 4 rounds are played"):
+        a.start_round(999)
+
+
+def test_a_round_is_won_when_the_prompt_is_the_confident_top_guess():
+    g = game.Game(VOCAB, rounds=2, seconds=20, seed=1)
+    r = g.start_round(0.0)
+    other = next(c for c in VOCAB if c != r.prompt)
+    assert g.guess([(other, 0.9), (r.prompt, 0.1)], {other: 0.9, r.prompt: 0.1}, 1.0) == "playing"
+    assert g.guess([(r.prompt, 0.45), (other, 0.4)], {r.prompt: 0.45}, 2.0) == "playing"   # not sure enough
+    assert g.guess([(r.prompt, 0.9)], {r.prompt: 0.9}, 3.0, unknown=True) == "playing"       # "I don't know"
+    assert r.guess == game.UNKNOWN
+    assert g.guess([(r.prompt, 0.8), (other, 0.1)], {r.prompt: 0.8}, 4.0) == "won"
+    assert r.ended == 4.0 and r.p_prompt == 0.8 and r.guess == r.prompt
+    g2 = game.Game(VOCAB, rounds=2, seed=1)
+    g2.start_round(0.0)
+    with pytest.raises(QDError, match="still being played"):
+        g2.start_round(1.0)
+
+
+def test_a_round_is_lost_when_time_runs_out():
+    g = game.Game(VOCAB, rounds=1, seconds=20, seed=1)
+    r = g.start_round(10.0)
+    assert g.tick(29.9) == "playing" and abs(r.left(29.9) - 0.1) < 1e-9
+    assert g.tick(30.0) == "lost" and r.ended == 30.0 and r.left(31) == 0
+    assert g.guess([(r.prompt, 0.99)], {r.prompt: 0.99}, 31.0) == "lost"       # too late
+    assert g.over and g.results()[0]["status"] == "lost"
+
+
+def test_throttle_allows_the_first_call_then_one_per_interval():
+    t = game.Throttle(0.15)
+    calls = [now for now in np.arange(0, 1.0, 0.01) if t.ready(float(now))]
+    assert calls[0] == 0 and 6 <= len(calls) <= 7
+    assert all(b - a >= 0.15 - 1e-9 for a, b in zip(calls, calls[1:]))
+    t.reset()
+    assert t.ready(0.5)
+
+
+def test_speech_sounds_like_the_game():
+    assert game.speech([("cloud", 0.3), ("bowtie", 0.2), ("hat", 0.1)], "house") == "I see cloud, or bowtie..."
+    assert game.speech([("house", 0.9)], "house", "won") == "Oh, I know, it's house!"
+    assert game.speech(None, "house", "lost").startswith("Sorry, I couldn't guess it")
+    assert "don't know" in game.speech([("cat", 0.2)], "house", unknown=True)
+    assert game.speech(None, "apple") == "Draw an apple!"
+
+
+# ----------------------------------------------------------------------------- play mode widgets
+
+class Fake(guesser.Guesser):
+    """Answers what `answer` holds: (probabilities, unknown)."""
+
+    def __init__(self):
+        self.answer = (np.array([0.7, 0.1, 0.1, 0.1]), False)
+        super().__init__("fake", VOCAB, lambda img, strokes: self.answer[0], lambda img: self.answer[1])
+
+
+def _stroke(app, pts):
+    app.on_down(*pts[0])
+    for p in pts[1:]:
+        app.on_move(*p)
+    app.on_up()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_play_mode_round_won_lost_results_and_play_again(clock):
+    f = Fake()
+    app = play.GameApp(f, rounds=2, seconds=20, seed=3, pause=1.5)
+    assert not app.accepting()
+    app.new_game()
+    r1 = app.game.current
+    assert r1.prompt in app.prompt.value and "0:20" in app.timer.value and app.ticker.playing
+    f.answer = (np.array([0.1 if c != r1.prompt else 0.7 for c in VOCAB]), False)
+    clock[0] += 3
+    _stroke(app, [(10, 10), (80, 90), (150, 40)])
+    assert r1.status == "won" and f"Oh, I know, it's {r1.prompt}!" in app.speech.value
+    assert not app.accepting()                                    # no more drawing this round
+    clock[0] += 2
+    app.tick()                                                    # after the pause: round 2
+    r2 = app.game.current
+    assert r2 is not r1 and app.recorder.is_empty and "Round 2 of 2" in app.prompt.value
+    f.answer = (np.array([0.1 if c != r2.prompt else 0.05 for c in VOCAB]) + 0.0, True)
+    _stroke(app, [(10, 10), (200, 200)])
+    assert "don't know" in app.speech.value and r2.guess == "?"
+    clock[0] += 20.5
+    app.tick()
+    assert r2.status == "lost" and "Sorry, I couldn't guess it" in app.speech.value
+    clock[0] += 2
+    app.tick()
+    assert app.game.over and not app.ticker.playing
+    assert app.results.value.count('class="qd-result"') == 2 and r1.prompt in app.results.value
+    assert "recognised" in app.results.value and "I don't know" in app.results.value
+    assert app.start_button.description == "Play again"
+    app.new_game()
+    assert len(app.game.rounds) == 1 and app.results.value == ""
+
+
+def test_free_draw_shows_the_second_model_and_says_i_dont_know(clock):
+    ours, other = Fake(), Fake()
+    other.classes = ["dog", "house", "sun", "tree"]
+    app = free.DrawingApp(ours, second_models={"peer": other})
+    _stroke(app, [(10, 10), (100, 120)])
+    assert "I think it is a circle" in app.answer.value and "dog" in app.chart2.value
+    ours.answer = (ours.answer[0], True)
+    _stroke(app, [(50, 10), (60, 220)])
+    assert "don't know" in app.answer.value and app.chart.value        # bars stay, the answer says so
+
+
+def test_detector_separates_far_features_and_keeps_its_promise():
+    rng = np.random.default_rng(0)
+    means = np.array([[0, 0], [6, 0], [0, 6]], float)
+    y = rng.integers(0, 3, 3000)
+    f_train = means[y] + rng.normal(0, 1, (3000, 2))
+    logits = lambda f: -((f[:, None] - means[None]) ** 2).sum(-1)        # noqa: E731
+    yk = rng.integers(0, 3, 1000)
+    fk = means[yk] + rng.normal(0, 1, (1000, 2))
+    fu = rng.normal(0, 1, (1000, 2)) + np.array([12, 12])
+    det = unknown.Detector().fit((logits(f_train), f_train), y, (logits(fk), fk), (logits(fu), fu), max_lost=0.05,
+                                 val_correct=logits(fk).argmax(1) == yk)
+    fk2 = means[yk] + rng.normal(0, 1, (1000, 2))
+    fu2 = rng.normal(0, 1, (1000, 2)) + np.array([-9, 11])              # held out: elsewhere, still far
+    assert det.is_unknown(logits(fu2), fu2).mean() > 0.95
+    assert 0.01 < det.is_unknown(logits(fk2), fk2).mean() < 0.10
+    again = unknown.Detector.from_state(det.state())
+    np.testing.assert_allclose(again.score(logits(fk2), fk2), det.score(logits(fk2), fk2), rtol=1e-5, atol=1e-4)

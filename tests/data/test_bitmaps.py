@@ -1,0 +1,130 @@
+"""Bundled bitmaps, official .npy files and the named protocols."""
+import hashlib
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from qd import QDDataWarning, QDError
+from qd.data import bitmaps, ndjson
+
+BUNDLED_COUNTS = {
+    "airplane": 5000, "alarm clock": 4000, "apple": 3000, "banana": 4000, "bee": 498, "bicycle": 3000,
+    "bird": 4000, "book": 4000, "bowtie": 5000, "butterfly": 500, "candle": 499, "car": 500, "carrot": 500,
+    "cat": 4000, "circle": 5000, "clock": 498, "cloud": 1000, "crown": 5000, "diamond": 3000, "dog": 4000,
+    "eye": 3000, "fish": 3000, "flower": 4000, "guitar": 496, "house": 4000, "lollipop": 5000, "octopus": 500,
+    "pizza": 500, "rabbit": 500, "rainbow": 5000, "scissors": 500, "skull": 5000, "smiley face": 5000,
+    "snowflake": 500, "snowman": 500, "square": 5000, "star": 5000, "tree": 499, "umbrella": 498, "zebra": 500,
+}
+
+
+def test_every_bundled_class_loads_with_its_count():
+    assert bitmaps.available_classes() == sorted(BUNDLED_COUNTS)
+    b = bitmaps.load_bitmaps(per_class=None)
+    assert b.counts() == BUNDLED_COUNTS
+    assert b.X.shape == (sum(BUNDLED_COUNTS.values()), 28, 28) and b.X.dtype == np.uint8
+    assert b.y.dtype == np.int64 and b.y.max() == len(b.classes) - 1
+    assert 0 < b.X.mean() < 100 and b.X.max() == 255  # ink bright on black
+    assert len(b) == 105_988 and len(b.classes) == 40
+
+
+def test_cat_grew_without_changing_its_first_3000_rows():
+    """The 13-class protocol caps at 3000: cat's new rows 3000-3999 must not shift the old ones."""
+    cat = bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "cat.npz")
+    assert len(cat) == 4000
+    assert hashlib.sha256(cat[:3000].tobytes()).hexdigest() == \
+        "c1547cd8657c8a7268eac57c463f43b7fe755b818aeb0ce293085c96df5b83d4"
+
+
+@pytest.mark.parametrize("name,n_classes,n_test", [("13 classes", 13, 11_700), ("reference", 10, 9_000),
+                                                   ("40 classes", 40, 23_397)])
+def test_protocols_have_their_published_sizes(name, n_classes, n_test):
+    sp = bitmaps.load_protocol(name)
+    assert len(sp.classes) == n_classes and len(sp.y_test) == n_test
+    # capped at 3000, small classes whole, 30% of every class in the test part
+    counts = np.bincount(np.concatenate([sp.y_train, sp.y_test]), minlength=n_classes)
+    for c, n in zip(sp.classes, counts):
+        assert n == min(3000, BUNDLED_COUNTS[c]), c
+    assert abs(len(sp.y_test) / counts.sum() - 0.3) < 1e-3
+
+
+def test_per_class_cap_takes_first_rows_in_class_order():
+    b = bitmaps.load_bitmaps(["star", "eye"], per_class=3000)
+    assert b.classes == ["star", "eye"] and b.counts() == {"star": 3000, "eye": 3000}
+    star = bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "star.npz")
+    np.testing.assert_array_equal(b.X[:3000], star[:3000])
+    assert (b.y[:3000] == 0).all() and (b.y[3000:] == 1).all()
+
+
+def test_class_short_of_per_class_warns():
+    with pytest.warns(QDDataWarning, match="eye.*3000 drawings, fewer than per_class=4000"):
+        b = bitmaps.load_bitmaps(["eye"], per_class=4000)
+    assert len(b) == 3000
+
+
+def test_unknown_class_lists_available():
+    with pytest.raises(QDError, match=r"unknown class 'cannon'.*available: airplane, alarm clock, apple"):
+        bitmaps.load_bitmaps(["cat", "cannon"])
+    with pytest.raises(QDError, match=r"unknown class 'no such thing'"):
+        ndjson.strokes_path("no such thing")
+
+
+@pytest.mark.parametrize("array,message", [
+    (np.zeros((5, 783), np.uint8), r"shape is \(5, 783\), expected \(N, 784\)"),
+    (np.zeros((5, 28, 27), np.uint8), r"shape is \(5, 28, 27\)"),
+    (np.zeros(784, np.uint8), r"shape is \(784,\)"),
+    (np.zeros((5, 784), np.float32), r"dtype is float32, expected uint8"),
+])
+def test_bad_bitmap_arrays(tmp_path, array, message):
+    p = tmp_path / "cat.npy"
+    np.save(p, array)
+    with pytest.raises(QDError, match=rf"cat.npy: {message}"):
+        bitmaps.load_bitmaps(["cat"], data_dir=tmp_path)
+
+
+def test_non_npy_and_bad_npz(tmp_path):
+    (tmp_path / "cat.npy").write_text("this is not numpy")
+    with pytest.raises(QDError, match=r"cat.npy: not a valid numpy file"):
+        bitmaps.load_bitmaps(["cat"], data_dir=tmp_path)
+    np.savez(tmp_path / "dog.npz", images=np.zeros((2, 784), np.uint8))
+    with pytest.raises(QDError, match=r"dog.npz: npz has no 'bitmaps' array \(has: images\)"):
+        bitmaps.load_bitmaps(["dog"], data_dir=tmp_path)
+
+
+def test_official_npy_layout_is_read(tmp_path):
+    """An official numpy_bitmap file (as downloaded) loads the same as the bundled npz."""
+    rows = bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "fish.npz", 50).reshape(50, 784)
+    np.save(tmp_path / "fish.npy", rows)
+    b = bitmaps.load_bitmaps(["fish"], per_class=20, data_dir=tmp_path)
+    np.testing.assert_array_equal(b.X, rows[:20].reshape(20, 28, 28))
+
+
+def _npz_bytes(**arrays):
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_corrupt_npz_files_are_qderrors(tmp_path):
+    good = _npz_bytes(bitmaps=np.zeros((50, 784), np.uint8))
+    # a corrupt deflate stream: flip bytes in the middle of the compressed member
+    bad = bytearray(good)
+    mid = len(bad) // 2
+    bad[mid:mid + 16] = b"\xff" * 16
+    (tmp_path / "deflate.npz").write_bytes(bytes(bad))
+    # a junk member named like the array
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bitmaps.npy", b"junk, not an array")
+    (tmp_path / "junk.npz").write_bytes(buf.getvalue())
+    # a header that claims a huge array
+    hdr = io.BytesIO()
+    np.lib.format.write_array_header_1_0(hdr, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 784)})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bitmaps.npy", b"\x93NUMPY" + hdr.getvalue()[6:] + b"\x00" * 100)
+    (tmp_path / "huge.npz").write_bytes(buf.getvalue())
+    for name in ("deflate", "junk", "huge"):
+        with pytest.raises(QDError, match=rf"{name}.npz: not a valid numpy file"):
+            bitmaps.read_bitmap_file(tmp_path / f"{name}.npz")

@@ -1,0 +1,91 @@
+"""Training at scale: download from a mirror, stream, train, resume, torchrun with 2 CPU processes."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import serve
+
+from qd.data import bitmaps, datasets, download, ndjson
+from qd.models import checkpoint
+from qd.models.infer import Predictor
+from qd.training import config, stream
+
+
+@pytest.fixture
+def mirror_server(tmp_path):
+    root = datasets.write_mirror(tmp_path / "remote", ["apple", "star", "bird", "dog"])
+    with serve(root) as served:
+        yield served
+
+
+def test_download_stream_train_checkpoint_predict(mirror_server, tmp_path):
+    url, handler = mirror_server
+    classes = ["apple", "star", "bird", "dog"]
+    cache = tmp_path / "cache"
+    npys = download.download(classes, "numpy_bitmap", cache, url, per_class=600, workers=4, progress=False)
+    assert [p.parent.name for p in npys] == ["numpy_bitmap-first600"] * 4
+    assert all(np.load(p).shape == (600, 784) for p in npys)
+    np.testing.assert_array_equal(np.load(npys[1]), bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "star.npz", 600).reshape(600, 784))
+    nd = download.download(classes, "simplified", cache, url, per_class=20, workers=4, progress=False)
+    assert all(len(ndjson.load_drawings(p)) == 20 for p in nd)
+    hits = len(handler.hits)
+    download.download(classes, "numpy_bitmap", cache, url, per_class=600, workers=4, progress=False)
+    assert len(handler.hits) == hits                        # resumable: what is there is not fetched again
+
+    ds = datasets.NpyBitmaps(npys[0].parent, classes, part="train")
+    cfg = config.TrainConfig(model="cnn", epochs=2, lr=3e-3, augment="flip", batch_size=64, model_kw={"width": 8})
+    out = tmp_path / "models" / "stream.pt"
+    summary = stream.fit_stream(ds, ds.classes, cfg, out, workers=1, progress=False)
+    assert summary["epochs_done"] == 2 and np.mean(summary["losses"][-5:]) < np.mean(summary["losses"][:5])
+    p = Predictor(out)
+    assert p.classes == classes
+    star = ndjson.load_drawings(ndjson.strokes_path("star"), limit=5)
+    probs = [p.predict_strokes(d)[0] for d in star]
+    assert all(abs(q.sum() - 1) < 1e-4 for q in probs)
+    assert sum(int(np.argmax(q)) == 1 for q in probs) >= 3    # it learned something real
+
+
+def test_resume_continues_as_if_never_stopped(tmp_path):
+    root = datasets.write_mirror(tmp_path, ["apple", "star", "cat"], kinds=("numpy_bitmap",))
+    ds = datasets.NpyBitmaps(root / "numpy_bitmap", per_class=300)
+    cfg = config.TrainConfig(model="cnn", epochs=2, augment="flip", batch_size=64, model_kw={"width": 8})
+    whole = stream.fit_stream(ds, ds.classes, cfg, tmp_path / "a.pt", workers=0, progress=False)
+    per_epoch = len(ds) // 64                                   # stopped (killed) after the first epoch
+    first = stream.fit_stream(ds, ds.classes, cfg, tmp_path / "b.pt", workers=0, progress=False,
+                              max_steps=per_epoch)
+    assert first["epochs_done"] == 1
+    resumed = stream.fit_stream(ds, ds.classes, cfg, tmp_path / "b.pt", workers=0,
+                                progress=False, resume=True)
+    assert resumed["epochs_done"] == 2
+    ck = torch.load(tmp_path / "b.pt", weights_only=True)
+    assert ck["resume"]["epoch"] == 1 and set(ck["resume"]) >= {"optimizer", "scheduler", "scaler", "sampler"}
+    assert first["losses"] == whole["losses"][:per_epoch]
+    assert resumed["losses"] == whole["losses"][per_epoch:]
+    assert resumed["weights_sha256"] == whole["weights_sha256"]
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_gloo(tmp_path):
+    root = datasets.write_mirror(tmp_path, ["apple", "star", "cat", "fish"], kinds=("numpy_bitmap",))
+    out = tmp_path / "ddp" / "m.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "qd.training.stream", "--data-dir",
+                        str(root / "numpy_bitmap"), "--epochs", "1", "--max-steps", "25", "--batch-size", "32",
+                        "--workers", "0", "--out", str(out), "--lr", "0.003"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1                                                  # rank 0 speaks for all
+    ranks = {d["rank"]: d for d in lines[0]["ranks"]}
+    assert set(ranks) == {0, 1} and all(d["world"] == 2 for d in ranks.values())
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]          # DDP kept them in step
+    for d in ranks.values():
+        assert np.mean(d["losses"][-5:]) < np.mean(d["losses"][:5])       # loss falls
+    assert ranks[0]["checkpoints_written"] == 1 and ranks[1]["checkpoints_written"] == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.pt"]
+    assert checkpoint.load(out)[1]["classes"] == ["apple", "cat", "fish", "star"]
