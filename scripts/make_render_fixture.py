@@ -8,7 +8,8 @@ import gzip
 import json
 from pathlib import Path
 
-from qd import data, render
+from qd.data import bitmaps, ndjson
+from qd.data.strokes import match_official
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "official_pairs.ndjson.gz"
 CLASSES = ["apple", "bicycle", "cat", "diamond", "eye", "fish"]
@@ -16,13 +17,13 @@ PER_KIND = 4
 
 lines = []
 for c in CLASSES:
-    bitmaps = data.read_bitmap_file(data.BITMAP_DIR / f"{c}.npz", 200)
+    official = bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz", 200)
     for kind in ("simplified", "raw"):
-        drawings = data.load_drawings(data.strokes_path(c, kind), limit=PER_KIND)
-        for i, j, mae in render.match_official(drawings, bitmaps):
+        drawings = ndjson.load_drawings(ndjson.strokes_path(c, kind), limit=PER_KIND)
+        for i, j, mae in match_official(drawings, official):
             d = drawings[i]
             lines.append(json.dumps({"word": c, "kind": kind, "key_id": d.key_id,
                                      "drawing": [[[round(v, 3) for v in row] for row in s.tolist()] for s in d.strokes],
-                                     "bitmap": bitmaps[j].ravel().tolist(), "official_row": j}))
+                                     "bitmap": official[j].ravel().tolist(), "official_row": j}))
 OUT.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=9, mtime=0))
 print(f"{len(lines)} pairs -> {OUT} ({OUT.stat().st_size} bytes)")
