@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8866
 
-.PHONY: env sysdeps test test-fast report report-quick report-strokes demo lab train download bench clean
+.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo lab train download bench clean
 
 env: $(STAMP)
 
@@ -28,7 +28,11 @@ test: $(STAMP)         ## the whole test suite (browser test included when chrom
 test-fast: $(STAMP)    ## without the notebook and browser tests
 	$(PY) -m pytest -m "not slow and not browser"
 
-report: $(STAMP)       ## run notebooks 01-06 with papermill, write reports/report.html
+models: $(STAMP)       ## train the release models into models/ and write their card (about an hour on 2 cores)
+	$(PY) -m qd.training.release --out models
+	$(PY) -m qd.report.model_card --models-dir models
+
+report: $(STAMP)       ## run notebooks 01-06 with papermill (evaluating the release models), write reports/report.html
 	$(PY) -m qd.report.pipeline
 
 report-quick: $(STAMP) ## the same with tiny parameters (a few minutes)
@@ -55,4 +59,4 @@ bench: $(STAMP)        ## one JSON line each: the renderer, and training through
 	$(PY) -m qd.training.stream --bench
 
 clean:
-	rm -rf reports/*.ipynb reports/*.html reports/metrics reports/figures models .pytest_cache
+	rm -rf reports/*.ipynb reports/*.html reports/metrics reports/figures reports/timings.json .pytest_cache   # never models/: the release

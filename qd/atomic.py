@@ -8,6 +8,7 @@ A failed write (disk full, file-size limit, a crash) removes the temporary file 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -39,10 +40,42 @@ def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path
     return folder
 
 
+def temp_beside(path: Path) -> tuple[int, str]:
+    """(open fd, path) of a new hidden temporary file in `path`'s folder, named after `path` and this
+    process (`.<name>.<pid>.<random>.part`), so a later run can tell a dead process's leftovers
+    (`remove_stale_temps`) from another live process's file in progress."""
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove the temporary files of `path` left by processes that are gone (killed mid-write); the
+    files of live processes (e.g. a second download into the same cache) stay. Returns those removed."""
+    path = Path(path)
+    removed = []
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        pid = p.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
+            continue            # a file in progress (ours, or a live process's)
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def _temp_beside(path: Path):
     """A temporary path in `path`'s folder; removed unless it was renamed onto `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = temp_beside(path)
     os.close(fd)
     try:
         yield tmp
@@ -52,16 +85,25 @@ def _temp_beside(path: Path):
 
 
 def write_with(path: str | Path, writer: Callable[[str], None]) -> Path:
-    """Call `writer(temp_path)` to write the file, then rename it onto `path`."""
+    """Call `writer(temp_path)` to write the file, then rename it onto `path`. Any failure of the
+    writer (an OSError, or a library's own error for a full disk, e.g. torch's RuntimeError) is a
+    `QDError` naming the path; the previous file, if any, is intact, and no temporary file stays."""
     path = Path(path)
     ensure_writable_dir(path.parent)
+    remove_stale_temps(path)
     with _temp_beside(path) as tmp:
         try:
             writer(tmp)
             os.chmod(tmp, FILE_MODE)
             os.replace(tmp, path)
+        except QDError:
+            raise
         except OSError as e:
             raise QDError(f"{path}: could not write ({e.strerror or e}); the previous file, if any, is intact") from e
+        except Exception as e:  # noqa: BLE001 - libraries report a full disk in their own ways
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise QDError(f"{path}: could not write ({type(e).__name__}: {first}); the previous file, "
+                          "if any, is intact") from e
     return path
 
 

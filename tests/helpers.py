@@ -1,5 +1,6 @@
 """Helpers the tests share (imported as `helpers`; tests/ is on pytest's pythonpath)."""
 import contextlib
+import gzip
 import http.server
 import json
 import threading
@@ -17,7 +18,8 @@ def write_ndjson(path: Path, lines: list) -> Path:
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Serves `root`; `faults` maps a URL path to a list of what to do on each request:
-    'ok', 'truncate' (send half the body under the full Content-Length), '500' or 'reset'."""
+    'ok', 'truncate' (send half the body under the full Content-Length), '500', 'reset', 'html', 'cut_lines',
+    'slow', 'bad_length' (Content-Length: abc) or 'gzip' (a gzip-encoded body)."""
     root: Path
     faults: dict
     hits: list
@@ -66,6 +68,17 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 self.wfile.write(body[i:i + 1])
                 self.wfile.flush()
                 time.sleep(0.1)
+            self.close_connection = True
+        elif action in ("bad_length", "gzip"):   # Content-Length: abc; a gzip-encoded body
+            body = Path(self.translate_path(self.path)).read_bytes()
+            if action == "gzip":
+                body = gzip.compress(body)
+            self.send_response(200)
+            self.send_header("Content-Length", "abc" if action == "bad_length" else str(len(body)))
+            if action == "gzip":
+                self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            self.wfile.write(body)
             self.close_connection = True
         else:
             super().do_GET()

@@ -100,6 +100,8 @@ class Board:
         return True
 
     def on_down(self, x, y):
+        if self.recorder.drawing:      # a lost mouse-up or a second finger: the open stroke ends first
+            self.on_up()
         if not self.accepting():
             return
         self.recorder.start(x, y)

@@ -6,6 +6,7 @@ stroke data: nothing reads canvas pixels.
 """
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import ipywidgets as w
 import torch
 
 from qd.app.free import DrawingApp
-from qd.app.game import ROUND_SECONDS, ROUNDS
+from qd.app.game import ROUND_SECONDS, ROUNDS, check_settings
 from qd.app.guesser import Guesser
 from qd.app.play import GameApp
 from qd.errors import QDError
@@ -41,6 +42,38 @@ class DemoApp:
         self.free.widget.layout.display = "" if self.mode.value == "Free draw" else "none"
 
 
+def settings(rounds=None, seconds=None, seed=None) -> tuple[int, float, int | None, list[str]]:
+    """The game's settings: the arguments, else $QD_DEMO_ROUNDS / $QD_DEMO_SECONDS / $QD_DEMO_SEED, else
+    the defaults. A bad value from the environment is replaced by the default, with a note for the
+    page (the demo always starts); a bad argument is a `QDError`."""
+    notes = []
+
+    def from_env(name, parse, default, check, allowed):
+        text = os.environ.get(name)
+        if text is None or not text.strip():
+            return default
+        try:
+            value = parse(text)
+            check(value)
+            return value
+        except (ValueError, QDError):
+            notes.append(f"${name}={text!r} is not usable ({allowed}); playing with {default}")
+            return default
+
+    if rounds is None:
+        rounds = from_env("QD_DEMO_ROUNDS", int, ROUNDS, lambda v: check_settings(v, ROUND_SECONDS), "rounds: 1..100")
+    if seconds is None:
+        seconds = from_env("QD_DEMO_SECONDS", float, ROUND_SECONDS, lambda v: check_settings(ROUNDS, v),
+                           "seconds: more than 0, at most 600")
+    check_settings(rounds, seconds)
+    if seed is None and (os.environ.get("QD_DEMO_SEED") or "").strip():
+        try:
+            seed = int(os.environ["QD_DEMO_SEED"])
+        except ValueError:
+            notes.append(f"$QD_DEMO_SEED={os.environ['QD_DEMO_SEED']!r} is not a whole number; a new game each time")
+    return rounds, seconds, seed, notes
+
+
 def make_app(model_path=None, second_model=None, rounds: int | None = None, seconds: float | None = None,
              seed: int | None = None, **kw) -> DemoApp:
     """The demo with the saved model (play mode and free draw), or free draw with a message saying
@@ -49,9 +82,7 @@ def make_app(model_path=None, second_model=None, rounds: int | None = None, seco
     and `QD_DEMO_SEED` set the game's defaults (tests)."""
     # One drawing at a time: more than two threads only adds start-up overhead per prediction.
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    rounds = rounds or int(os.environ.get("QD_DEMO_ROUNDS", ROUNDS))
-    seconds = seconds or float(os.environ.get("QD_DEMO_SECONDS", ROUND_SECONDS))
-    seed = seed if seed is not None else (int(os.environ["QD_DEMO_SEED"]) if "QD_DEMO_SEED" in os.environ else None)
+    rounds, seconds, seed, notes = settings(rounds, seconds, seed)
     second_models = {}
     try:
         second_models["DoodleNet (345 classes, ml5)"] = Guesser.doodlenet()
@@ -66,6 +97,9 @@ def make_app(model_path=None, second_model=None, rounds: int | None = None, seco
     try:
         predictor = Predictor(model_path)
     except QDError as e:
-        return DemoApp(None, DrawingApp(None, model_error=str(e), second_models=second_models, **kw))
+        return DemoApp(None, DrawingApp(None, model_error="; ".join([str(e), *notes]), second_models=second_models, **kw))
     free = DrawingApp(predictor, second_models=second_models, **kw)
-    return DemoApp(GameApp(free.ours, rounds, seconds, seed), free)
+    app = DemoApp(GameApp(free.ours, rounds, seconds, seed), free)
+    if notes:
+        free.status.value = '<span style="color:#b00">' + html.escape("; ".join(notes)) + "</span>"
+    return app

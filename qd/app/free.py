@@ -15,8 +15,7 @@ from qd.errors import QDError
 
 
 def _unsure_message(e: QDError) -> str:
-    small = "single point" in str(e) or "zero-size" in str(e)
-    return "Keep drawing: a dot is not a doodle yet." if small else f"Cannot read this drawing: {e}"
+    return f"Cannot read this drawing: {e}"
 
 
 class DrawingApp(Board):

@@ -19,6 +19,14 @@ ROUND_SECONDS = 20.0      # the real game's time to draw
 THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this many seconds
 
 
+def check_settings(rounds, seconds) -> None:
+    """A `QDError` unless `rounds` is a whole number in 1..100 and `seconds` a time in (0, 600]."""
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 100:
+        raise QDError(f"rounds must be a whole number in 1..100, got {rounds!r}")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= 600:
+        raise QDError(f"seconds must be a time in (0, 600], got {seconds!r}")
+
+
 @dataclass
 class Round:
     prompt: str
@@ -39,10 +47,13 @@ class Game:
 
     def __init__(self, vocabulary: list[str], rounds: int = ROUNDS, seconds: float = ROUND_SECONDS, seed: int | None = None,
                  win_probability: float = 0.5):
+        if isinstance(vocabulary, (str, bytes)) or not all(isinstance(c, str) and c for c in vocabulary):
+            raise QDError(f"the vocabulary must be a list of class names, got {vocabulary!r:.60}")
         if len(vocabulary) < 1:
             raise QDError("the game needs a vocabulary of at least one class")
-        if rounds < 1 or seconds <= 0:
-            raise QDError(f"rounds must be >= 1 and seconds > 0, got {rounds} and {seconds}")
+        check_settings(rounds, seconds)
+        if not isinstance(win_probability, (int, float)) or not 0 <= win_probability <= 1:
+            raise QDError(f"win_probability must be in [0, 1], got {win_probability!r}")
         self.vocabulary, self.n_rounds, self.seconds = list(vocabulary), rounds, float(seconds)
         self.win_probability = win_probability
         self.rng = random.Random(seed)

@@ -13,6 +13,9 @@ class StrokeRecorder:
     drawing: bool = False
 
     def start(self, x: float, y: float) -> None:
+        """Open a new stroke (a stroke still open is closed first: one open stroke at a time)."""
+        if self.drawing:
+            self.end()
         self.strokes.append([[float(x)], [float(y)]])
         self.drawing = True
 

@@ -8,6 +8,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from qd.errors import QDError
+
 EMPTY_MESSAGE = "Draw something! I will guess after every stroke."
 UNSURE_THRESHOLD = 0.5     # below this top-1 probability free draw says it is unsure
 
@@ -38,6 +40,11 @@ def bars_html(top: list[tuple[str, float]]) -> str:
 
 def png_bytes(img: np.ndarray, scale: int = 4) -> bytes:
     """A 28x28 model input as an upscaled PNG, ink dark on white as people draw."""
+    img = np.asarray(img)
+    if img.dtype != np.uint8 or img.ndim != 2 or 0 in img.shape:
+        raise QDError(f"png_bytes takes a uint8 image (H, W) of 0..255, got {img.dtype} {img.shape}")
+    if not isinstance(scale, int) or not 1 <= scale <= 64:
+        raise QDError(f"scale must be a whole number in 1..64, got {scale!r}")
     im = Image.fromarray(255 - img).resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST)
     buf = io.BytesIO()
     im.save(buf, format="PNG")

@@ -3,8 +3,6 @@ files (see `qd.data.download`), the official class list, and the named evaluatio
 from __future__ import annotations
 
 import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -36,6 +34,15 @@ PROTOCOLS = {
 CLASSES_FILE = DATA_DIR / "classes.txt"
 
 
+def check_class_name(name: str) -> str:
+    """A class name becomes a file name: no path separators, no hidden or parent names."""
+    if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "/\\\0") \
+            or name.startswith(".") or name != name.strip():
+        raise QDError(f"bad class name {name!r}: it must be a plain name, e.g. 'smiley face' "
+                      "(no path separators, no leading dot or spaces)")
+    return name
+
+
 def all_classes() -> list[str]:
     """The 345 official class names (data/classes.txt), as the official files spell them."""
     return [line for line in CLASSES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -58,6 +65,7 @@ def available_classes(data_dir: str | Path | None = None) -> list[str]:
 
 
 def _bitmap_path(name: str, d: Path) -> Path:
+    check_class_name(name)
     for suffix in (".npz", ".npy"):
         p = d / f"{name}{suffix}"
         if p.is_file():
@@ -67,14 +75,29 @@ def _bitmap_path(name: str, d: Path) -> Path:
                   f"(available: {', '.join(known) or 'none'})")
 
 
+def check_npy_magic(path: Path, where: str | None = None) -> None:
+    """A `QDError` unless the file starts as an .npy does (an HTML error page saved as .npy, say)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if not head.startswith(b"\x93NUMPY"):
+        text = head[:40].decode("utf-8", "replace")
+        raise QDError(f"{where or path}: not a .npy file (it starts with {text!r}; an error page saved as data?)")
+
+
 def read_bitmap_file(path: str | Path, limit: int | None = None) -> np.ndarray:
     """Read one class file (`.npz` with key `bitmaps`, or an official `.npy`) as uint8 (N, 28, 28).
 
     Official `.npy` files are memory-mapped, so `limit` rows of a 100k-row file cost `limit` rows.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise QDError(f"{path}: file not found")
+    if not path.is_file():
+        raise QDError(f"{path}: {'is a folder' if path.is_dir() else 'not a regular file'}, expected a bitmap file")
+    if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 0):
+        raise QDError(f"limit must be a whole number >= 0, got {limit!r}")
+    if path.suffix == ".npy":
+        check_npy_magic(path)
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -85,8 +108,7 @@ def read_bitmap_file(path: str | Path, limit: int | None = None) -> np.ndarray:
             a = np.load(path, mmap_mode="r", allow_pickle=False)
     except QDError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, AttributeError, KeyError,
-            MemoryError, OverflowError) as e:  # numpy/zipfile raise these for corrupt or hostile files
+    except Exception as e:  # noqa: BLE001 - numpy/zipfile/tokenize raise many kinds for corrupt or hostile files
         raise QDError(f"{path}: not a valid numpy file ({type(e).__name__}: {e})") from e
     if not isinstance(a, np.ndarray):  # a zip member that is not in .npy format comes back as bytes
         raise QDError(f"{path}: not a valid numpy file (its 'bitmaps' member is not an array)")
@@ -131,8 +153,9 @@ def load_bitmaps(classes: Sequence[str] | None = None, per_class: int | None = 3
         raise QDError("no classes given")
     if len(set(classes)) != len(classes):
         raise QDError(f"class list has duplicates: {classes}")
-    if per_class is not None and per_class < 1:
-        raise QDError(f"per_class must be >= 1, got {per_class}")
+    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
+                                  or per_class < 1):
+        raise QDError(f"per_class must be a whole number >= 1 (or None: all), got {per_class!r}")
     paths = [_bitmap_path(c, d) for c in classes]  # fail on an unknown class before reading any
     xs, ys = [], []
     for i, (c, p) in enumerate(zip(classes, paths)):
@@ -151,6 +174,8 @@ def load_protocol(name: str, per_class: int | None = None, seed: int = 0, val_si
     validation part out of the training part; the test part stays the same."""
     if name not in PROTOCOLS:
         raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
+    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or per_class < 1):
+        raise QDError(f"per_class must be a whole number >= 1 (or None: the protocol's cap), got {per_class!r}")
     classes, cap = PROTOCOLS[name]
     cap = min(cap, per_class) if per_class else cap
     with warnings.catch_warnings():

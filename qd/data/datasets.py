@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 import zlib
 from pathlib import Path
 from typing import Sequence
@@ -26,15 +27,27 @@ from torch.utils.data import Dataset
 from qd.data import bitmaps, ndjson
 from qd.data.render import render, render_batch
 from qd.data.splits import in_part
-from qd.errors import QDError
+from qd.errors import QDDataWarning, QDError
+
+
+def _check_per_class(per_class) -> None:
+    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
+                                  or per_class < 1):
+        raise QDError(f"per_class must be a whole number >= 1 (or None: every drawing), got {per_class!r}")
 
 
 def _class_files(classes, folder: Path, suffix: str) -> tuple[list[str], list[Path]]:
-    classes = bitmaps.resolve_classes(classes)
-    if classes is None:
-        classes = sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}") if not p.name.startswith("."))
+    given = bitmaps.resolve_classes(classes)
+    if given is not None and not given:
+        raise QDError(f"no classes given ({classes!r})")
+    classes = given if given is not None else \
+        sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}") if not p.name.startswith("."))
     if not classes:
         raise QDError(f"{folder}: no {suffix} class files")
+    if len(set(classes)) != len(classes):
+        raise QDError(f"class list has duplicates: {sorted({c for c in classes if classes.count(c) > 1})}")
+    for c in classes:
+        bitmaps.check_class_name(c)
     paths = [folder / f"{c}{suffix}" for c in classes]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -49,6 +62,7 @@ class NpyBitmaps(Dataset):
     def __init__(self, folder: str | Path, classes=None, part: str = "train", test_fraction: float = 0.3,
                  seed: int = 0, per_class: int | None = None, block: int = 100):
         self.folder = Path(folder)
+        _check_per_class(per_class)
         self.classes, self.paths = _class_files(classes, self.folder, ".npy")
         if block < 1:
             raise QDError(f"block must be >= 1, got {block}")
@@ -129,6 +143,9 @@ def line_index(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(offsets, np.uint64), np.asarray(keys, np.uint64)
 
 
+SUBSTITUTES = 10   # bad drawings in a row that `NdjsonStrokes` steps over before it gives up
+
+
 class NdjsonStrokes(Dataset):
     """(uint8 image (size, size), label) from official simplified .ndjson files, rendered on the fly.
     Only a line-offset index is kept; each item seeks to its line and parses it."""
@@ -136,6 +153,7 @@ class NdjsonStrokes(Dataset):
     def __init__(self, folder: str | Path, classes=None, part: str = "train", test_fraction: float = 0.3,
                  seed: int = 0, per_class: int | None = None, size: int = 28):
         self.folder, self.size = Path(folder), size
+        _check_per_class(per_class)
         self.classes, self.paths = _class_files(classes, self.folder, ".ndjson")
         offsets, labels = [], []
         for label, p in enumerate(self.paths):
@@ -171,15 +189,35 @@ class NdjsonStrokes(Dataset):
         except (ValueError, RecursionError) as e:
             raise QDError(f"{where}: not a valid drawing ({e})") from e
 
+
+    def _rendered(self, i: int):
+        """(image, label) of drawing i; a drawing that cannot be read or drawn is replaced by the next
+        one that can (with a warning): a long run never dies on one bad line of a 100,000-line file."""
+        for k in range(SUBSTITUTES + 1):
+            j = (i + k) % len(self)
+            try:
+                d, label, where = self._drawing(j)
+                img = render(d, size=self.size, where=where)
+            except QDError as e:
+                warnings.warn(f"skipped a drawing that cannot be used ({e}); its neighbour takes its place",
+                              QDDataWarning, stacklevel=2)
+                continue
+            return torch.from_numpy(img), label
+        raise QDError(f"{self.folder}: {SUBSTITUTES + 1} drawings in a row from index {i} cannot be used")
+
     def __getitem__(self, i: int):
-        d, label, where = self._drawing(i)
-        return torch.from_numpy(render(d, size=self.size, where=where)), label
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._rendered(i)
 
     def __getitems__(self, indices: list[int]):
         """A whole batch at once (the DataLoader asks for it so): one `render_batch` on the atlas,
-        about 3x cheaper a drawing than one at a time."""
-        items = [self._drawing(i) for i in indices]
-        images = render_batch([d for d, _, _ in items], self.size, where=[w for _, _, w in items])
+        about 3x cheaper a drawing than one at a time; one at a time if a drawing of it is bad."""
+        try:
+            items = [self._drawing(i) for i in indices]
+            images = render_batch([d for d, _, _ in items], self.size, where=[w for _, _, w in items])
+        except QDError:
+            return [self._rendered(i) for i in indices]
         return [(torch.from_numpy(img), label) for img, (_, label, _) in zip(images, items)]
 
 

@@ -9,14 +9,11 @@ is retried from scratch a few times before a `QDError` says what happened.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import glob
 import http.client
 import io
 import json
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -42,20 +39,14 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("QD_CACHE") or Path.home() / ".cache" / "quickdraw")
 
 
-def check_class_name(name: str) -> str:
-    """A class name becomes a file name: no path separators, no hidden or parent names."""
-    if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "/\\\0") \
-            or name.startswith(".") or name != name.strip():
-        raise QDError(f"bad class name {name!r}: it must be a plain name, e.g. 'smiley face' "
-                      "(no path separators, no leading dot or spaces)")
-    return name
-
-
 def class_url(name: str, kind: str = "numpy_bitmap", base_url: str | None = None) -> str:
     if kind not in KINDS:
         raise QDError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
-    check_class_name(name)
+    bitmaps.check_class_name(name)
     base = (base_url or os.environ.get("QD_BASE_URL") or OFFICIAL_BASE_URL).rstrip("/")
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
+        raise QDError(f"bad base URL {base!r}: expected http(s)://host/path (a mirror with the official layout)")
     return f"{base}/{kind}/{urllib.parse.quote(name + KINDS[kind])}"
 
 
@@ -82,11 +73,14 @@ def check_file(path: Path, kind: str, name: str, where: str | None = None) -> No
     first and last lines parse as drawings of class `name` (an HTML error page served with HTTP
     200, or another class's file, fails here)."""
     where = where or str(path)
+    if not path.is_file():
+        raise QDError(f"{where}: {'is a folder' if path.is_dir() else 'not a regular file'}, expected the class file")
     if kind == "numpy_bitmap":
+        bitmaps.check_npy_magic(path, where)
         try:
             a = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError, MemoryError) as e:
-            raise QDError(f"{where}: not a complete .npy ({e})") from e
+        except Exception as e:  # noqa: BLE001 - a corrupt header raises ValueError, SyntaxError, TokenError, ...
+            raise QDError(f"{where}: not a complete .npy ({type(e).__name__}: {e})") from e
         if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != 784:
             raise QDError(f"{where}: array has shape {a.shape} {a.dtype}, expected (N, 784) uint8")
         return
@@ -115,7 +109,7 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
     """One try: stream `url` to a temporary file beside `dest`, check it, rename it into place.
     With `per_class`, only the first rows (npy) or lines (ndjson) are fetched (a Range request
     where the server supports it) and saved as a complete file of that many drawings."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp = atomic.temp_beside(dest)
     stop_at = time.monotonic() + deadline
     want = None                      # bytes enough for `per_class` drawings, once known
     try:
@@ -131,7 +125,13 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
                 raise QDError(f"{url}: cannot connect ({getattr(e, 'reason', e)})") from e
             with resp:
                 partial = resp.status == 206
+                encoding = (resp.headers.get("Content-Encoding") or "identity").lower()
+                if encoding not in ("identity", ""):
+                    raise QDError(f"{url}: the server sent the file {encoding}-encoded (Content-Encoding: {encoding}); "
+                                  "official mirrors send it as it is: use one that does")
                 total = resp.headers.get("Content-Length")
+                if total is not None and not total.strip().isdigit():
+                    raise QDError(f"{url}: the server sent a bad Content-Length ({total[:40]!r})")
                 total = int(total) if total is not None else None
                 chunked = "chunked" in (resp.headers.get("Transfer-Encoding") or "").lower()
                 got, lines, head = 0, 0, b""
@@ -156,7 +156,11 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
                                 chunk, lines = chunk[:cut + 1], per_class
                             else:
                                 lines += nl
-                        out.write(chunk)
+                        try:
+                            out.write(chunk)
+                        except OSError as e:
+                            raise QDError(f"{dest}: cannot write the download ({e.strerror or e}); "
+                                          "nothing was kept") from e
                         got += len(chunk)
                         bar.update(len(chunk))
                         if per_class and kind == "numpy_bitmap" and want is None and len(head) < NPY_HEADER_MAX:
@@ -233,13 +237,6 @@ def _confirm_length(url: str, got: int, timeout: float) -> None:
         raise QDError(f"{url}: truncated transfer, got {got} of {size} bytes")
 
 
-def _remove_stale_parts(folder: Path, dest: Path) -> None:
-    """Temporary files of this class left by a killed process."""
-    for p in folder.glob(f".{glob.escape(dest.name)}.*.part"):
-        with contextlib.suppress(OSError):
-            p.unlink()
-
-
 def cache_folder(kind: str, per_class: int | None = None, cache_dir: str | Path | None = None) -> Path:
     """`cache/<kind>/` for whole files, `cache/<kind>-first<N>/` for the first N drawings a class."""
     if kind not in KINDS:
@@ -263,6 +260,8 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
     if isinstance(classes, str):     # one class name, or "all"
         classes = bitmaps.all_classes() if classes == "all" else [classes]
     classes = list(classes)
+    if not classes:
+        raise QDError("no classes to download: give class names or \"all\"")
     if retries < 1:
         raise QDError(f"retries must be >= 1, got {retries}")
     if per_class is not None and per_class < 1:
@@ -270,14 +269,16 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
     if workers < 1:
         raise QDError(f"workers must be >= 1, got {workers}")
     for name in classes:
-        check_class_name(name)
+        bitmaps.check_class_name(name)
     folder = cache_folder(kind, per_class, cache_dir)
     atomic.ensure_writable_dir(folder, "download cache")
 
     def one(name: str) -> Path:
         url = class_url(name, kind, base_url)
         dest = folder / f"{name}{KINDS[kind]}"
-        _remove_stale_parts(folder, dest)
+        if dest.exists() and not dest.is_file():
+            raise QDError(f"{dest}: is a folder (or not a regular file) where the class file goes; move it away")
+        atomic.remove_stale_temps(dest)   # a killed run's; another live run's stay
         if dest.is_file() and not force:
             try:
                 check_file(dest, kind, name)
@@ -300,7 +301,7 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(classes), desc=f"download {kind}", unit="class",
                  disable=not progress or len(classes) < 2) as bar:
-        futures = {pool.submit(one, name): name for name in classes}
+        futures = {pool.submit(one, name): name for name in dict.fromkeys(classes)}   # each class once
         for fut in futures:
             try:
                 paths[futures[fut]] = fut.result()
@@ -333,6 +334,10 @@ def main(argv=None) -> int:
     except QDError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the files already complete are in the cache (checked); a rerun fetches the rest",
+              file=sys.stderr)
+        return 130
     print(json.dumps({"files": len(paths), "folder": str(paths[0].parent) if paths else None,
                       "bytes": sum(p.stat().st_size for p in paths)}))
     return 0

@@ -22,11 +22,17 @@ from qd.errors import QDError
 INPUT_KINDS = ("image", "channels", "sequence")
 
 
+def check_max_len(max_len) -> None:
+    if not isinstance(max_len, int) or isinstance(max_len, bool) or not 1 <= max_len <= 100_000:
+        raise QDError(f"max_len must be a whole number in 1..100000, got {max_len!r}")
+
+
 def to_sequence(drawing, max_len: int = 128) -> tuple[np.ndarray, int]:
     """(float32 (max_len, 3), length): per point, (dx, dy) from the previous point (the first point:
     its position) in units of the 0..255 box / 255, and 1.0 on the last point of each stroke.
     Raw drawings are simplified first, like the official files; longer drawings are cut."""
     where = getattr(drawing, "source", "") or "drawing"
+    check_max_len(max_len)
     pts, lens = points(drawing, where, simplify_raw=True)
     pts = pts.T / 255.0
     seq = np.zeros((max_len, 3), np.float32)

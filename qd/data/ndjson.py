@@ -47,7 +47,9 @@ def parse_drawing(obj, where: str = "drawing") -> Drawing:
     if "drawing" not in obj:
         raise QDError(f"{where}: no 'drawing' field (has: {', '.join(sorted(obj)) or 'nothing'})")
     raw = obj["drawing"]
-    if not isinstance(raw, list) or len(raw) == 0:
+    if not isinstance(raw, list):
+        raise QDError(f"{where}: 'drawing' must be a list of strokes [[x...], [y...]], got {type(raw).__name__}")
+    if len(raw) == 0:
         raise QDError(f"{where}: empty drawing (no strokes)")
     strokes = []
     for k, s in enumerate(raw):
@@ -57,6 +59,8 @@ def parse_drawing(obj, where: str = "drawing") -> Drawing:
             a = np.array(s, dtype=np.float32)
         except (ValueError, TypeError) as e:
             raise QDError(f"{where}: stroke {k} is not numeric lists of equal length ({e})") from e
+        except OverflowError as e:   # a number with hundreds of digits
+            raise QDError(f"{where}: stroke {k} has a number too large for a coordinate") from e
         if a.ndim != 2 or a.shape[1] == 0:
             raise QDError(f"{where}: stroke {k} has shape {a.shape}, expected (2 or 3, n>=1)")
         if not np.isfinite(a).all():
@@ -112,8 +116,11 @@ def iter_drawings(path: str | Path, on_error: str = "raise", limit: int | None =
     if limit is not None and limit < 0:
         raise QDError(f"limit must be >= 0, got {limit}")
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise QDError(f"{path}: file not found")
+    if not path.is_file():
+        raise QDError(f"{path}: {'is a folder' if path.is_dir() else 'not a regular file (a device or a pipe)'}, "
+                      "expected an ndjson file")
     skipped, first, n = 0, None, 0
     try:
         if limit == 0:

@@ -27,6 +27,7 @@ import argparse
 import gzip
 import json
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
@@ -147,11 +148,24 @@ def atlas(size: int, capacity: int, line_width: float = LINE_WIDTH, padding: flo
     return _ATLASES[key]
 
 
+def check_settings(size, line_width: float = LINE_WIDTH, padding: float = PADDING) -> None:
+    """A `QDError` for a size that is no image side or a pen that is no pen."""
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 8 <= size <= 1024:
+        raise QDError(f"render size must be a whole number in 8..1024, got {size!r}")
+    if not isinstance(line_width, (int, float, np.floating)) or not np.isfinite(line_width) or not 0 < line_width <= 256:
+        raise QDError(f"line_width must be in (0, 256] units, got {line_width!r}")
+    if not isinstance(padding, (int, float, np.floating)) or not np.isfinite(padding) or not 0 <= padding <= 256:
+        raise QDError(f"padding must be in [0, 256] units, got {padding!r}")
+
+
 def render_batch(drawings: Sequence, size: int = 28, line_width: float = LINE_WIDTH, padding: float = PADDING,
                  simplify_raw: bool = True, where: Sequence[str] | None = None, chunk: int = 1024) -> np.ndarray:
     """Render many drawings to (N, size, size) uint8 on a shared atlas (see `Atlas`). Drawings not in
     the `simplified` format (raw files, canvas strokes) are resampled and RDP-simplified first, like
     the official `simplified` files; `simplify_raw=False` draws them as they are."""
+    check_settings(size, line_width, padding)
+    if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
+        raise QDError(f"chunk must be a whole number >= 1, got {chunk!r}")
     out = np.zeros((len(drawings), size, size), np.uint8)
     for c0 in range(0, len(drawings), chunk):
         part = drawings[c0:c0 + chunk]
@@ -186,6 +200,10 @@ def bench(seconds: float = 3.0, workers: int | None = None) -> dict:
     """Figures on the bundled official pairs (tests/fixtures) and the bundled simplified strokes:
     error against the official bitmaps, one-drawing latency, and batch throughput with `workers`
     processes (default: every core), each rendering its share on its own canvas."""
+    if not (isinstance(seconds, (int, float)) and np.isfinite(seconds) and 0 < seconds <= 3600):
+        raise QDError(f"seconds must be in (0, 3600], got {seconds!r}")
+    if workers is not None and (not isinstance(workers, int) or not 1 <= workers <= 256):
+        raise QDError(f"workers must be a whole number in 1..256, got {workers!r}")
     pairs_path = ROOT / "tests" / "fixtures" / "official_pairs.ndjson.gz"
     with gzip.open(pairs_path, "rt") as f:
         pairs = [json.loads(line) for line in f]
@@ -237,7 +255,11 @@ def main(argv=None) -> int:
     if not a.bench:
         p.print_help()
         return 0
-    print(json.dumps(bench(a.seconds, a.workers)))
+    try:
+        print(json.dumps(bench(a.seconds, a.workers)))
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from qd.data.geometry import SIDE, as_strokes, check_extent, resample_simplify
+from qd.data.geometry import (
+    as_strokes,
+    bound,
+    check_extent,
+    needs_simplifying,
+    resample_simplify,
+    scale_of,
+)
 from qd.data.render import Atlas, atlas
-from qd.errors import QDError
 
 
 class Sketch:
@@ -25,9 +31,7 @@ class Sketch:
         self._drawn, self._hi = 0, None   # strokes on the surface, and the centring they were drawn with
 
     def add(self, stroke) -> None:
-        a = np.asarray(stroke, np.float64)[:2]
-        if a.ndim != 2 or a.shape[1] == 0:
-            raise QDError(f"stroke has shape {a.shape}, expected [[x...], [y...]]")
+        (a,), _ = as_strokes([stroke], "stroke")
         self.strokes.append(a)
 
     def pop(self) -> None:
@@ -42,13 +46,15 @@ class Sketch:
 
     def image(self, open_stroke=None, where: str = "drawing") -> np.ndarray:
         """The model input for the strokes so far, plus `open_stroke` (still being drawn) if given."""
-        extra = [np.asarray(open_stroke, np.float64)[:2]] if open_stroke is not None else []
+        extra = as_strokes([open_stroke], where)[0] if open_stroke is not None else []
         pts = np.concatenate(as_strokes(self.strokes + extra, where)[0], axis=1)
         lo, extent = check_extent(pts, where)
-        if (tuple(lo), extent) != self._frame:
-            self._frame, self._prepared, self._drawn, self._hi = (tuple(lo), extent), [], 0, None
-        scale = (SIDE - 1) / extent
-        prep = lambda a: resample_simplify([(a - lo[:, None]) * scale])[0]      # noqa: E731
+        simplify = needs_simplifying(pts, lo, False)      # as `render` decides: canvas strokes are raw
+        if (tuple(lo), extent, simplify) != self._frame:
+            self._frame, self._prepared, self._drawn, self._hi = (tuple(lo), extent, simplify), [], 0, None
+        scale = scale_of(extent)
+        prep = (lambda a: resample_simplify([(a - lo[:, None]) * scale])[0]) if simplify else \
+            (lambda a: bound((a - lo[:, None]) * scale))
         self._prepared += [prep(a) for a in self.strokes[len(self._prepared):]]
         opened = [prep(a) for a in extra]
         kept = np.concatenate(self._prepared, axis=1).max(axis=1) if self._prepared else None

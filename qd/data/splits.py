@@ -40,7 +40,12 @@ def split(data, test_size: float = 0.3, val_size: float = 0.0, seed: int = 0) ->
     taken out of the training part (the reference protocol: test_size=0.3, no validation)."""
     if not 0 < test_size < 1 or not 0 <= val_size < 1 or test_size + val_size >= 1:
         raise QDError(f"bad split fractions: test_size={test_size}, val_size={val_size}")
-    counts = np.bincount(data.y, minlength=len(data.classes))
+    y = np.asarray(data.y)
+    if y.ndim != 1 or len(y) != len(data.X) or not np.issubdtype(y.dtype, np.integer) \
+            or (len(y) and (y.min() < 0 or y.max() >= len(data.classes))):
+        raise QDError(f"labels must be {len(data.X)} whole numbers in 0..{len(data.classes) - 1} (one per image), "
+                      f"got shape {y.shape} {y.dtype}" + (f", range {y.min()}..{y.max()}" if len(y) else ""))
+    counts = np.bincount(y, minlength=len(data.classes))
     if (counts < 2).any():
         few = [f"{c} ({n})" for c, n in zip(data.classes, counts) if n < 2]
         raise QDError(f"a stratified split needs at least 2 drawings of every class; too few: {', '.join(few)}")

@@ -20,8 +20,8 @@ from qd.models import architectures, checkpoint, unknown
 from qd.paths import MODELS_DIR
 
 DEFAULT_MODEL = MODELS_DIR / "cnn.pt"
-HOW_TO_MAKE_ONE = ("run `make report` (notebook 04 saves the best CNN to models/cnn.pt) or train one "
-                   "directly: `python -m qd.training.train --model cnn --epochs 12 --out models/cnn.pt`")
+HOW_TO_MAKE_ONE = ("the release models ship in models/ (a fresh clone has them); `make models` trains them again, "
+                   "or train one directly: `python -m qd.training.train --model cnn --epochs 12 --out models/cnn.pt`")
 
 
 @torch.no_grad()
@@ -60,15 +60,55 @@ class Predictor:
             raise QDError(f"no trained model at {self.path}: {HOW_TO_MAKE_ONE}")
         self.model, self.meta = checkpoint.load(self.path)
         self.classes: list[str] = self.meta["classes"]
+        metrics = self.meta.get("metrics")
+        if metrics is not None and not isinstance(metrics, dict):
+            raise QDError(f"{self.path}: broken checkpoint: 'metrics' must be a dict, got {type(metrics).__name__}")
+        self.input, self.size, self.max_len = self._preprocessing()
         # Test-time flip averaging when the checkpoint's figures were measured with it (notebooks 04
         # and 06), so the demo answers as the report says; "I don't know" reads the plain pass.
-        self.tta = bool((self.meta.get("metrics") or {}).get("tta"))
+        self.tta = bool((metrics or {}).get("tta")) and self.input != "sequence"
         self.detector = None               # "I don't know" (qd.models.unknown), when the checkpoint has one
-        if isinstance(self.meta.get("unknown"), dict):
+        if self.meta.get("unknown") is not None:
             try:
                 self.detector = unknown.Detector.from_state(self.meta["unknown"])
             except (KeyError, AttributeError, TypeError, ValueError) as e:
                 raise QDError(f"{self.path}: broken 'unknown' detector in the checkpoint ({e})") from e
+        self._dry_run()
+
+    def _preprocessing(self) -> tuple[str, int, int]:
+        """(input kind, size, max_len) from the checkpoint's `preprocessing`, checked."""
+        pre = self.meta.get("preprocessing")
+        if pre is None:
+            pre = {}
+        if not isinstance(pre, dict):
+            raise QDError(f"{self.path}: broken checkpoint: 'preprocessing' must be a dict, got {type(pre).__name__}")
+        kind, size, max_len = pre.get("input", "image"), pre.get("size", 28), pre.get("max_len", 128)
+        if kind not in encode.INPUT_KINDS:
+            raise QDError(f"{self.path}: broken checkpoint: input {kind!r} is none of {', '.join(encode.INPUT_KINDS)}")
+        for name, v, lo, hi in (("size", size, 8, 1024), ("max_len", max_len, 1, 100_000)):
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise QDError(f"{self.path}: broken checkpoint: preprocessing {name} must be a whole number in "
+                              f"{lo}..{hi}, got {v!r}")
+        return kind, size, max_len
+
+    def _dry_run(self) -> None:
+        """One prediction on a blank input of the recorded kind: a model that cannot take its own
+        input, or a detector that does not fit the model, fails here (at load), not at the first stroke."""
+        blank = {"image": np.zeros((1, self.size, self.size), np.uint8),
+                 "channels": np.zeros((1, 3, self.size, self.size), np.uint8),
+                 "sequence": np.zeros((1, self.max_len, 3), np.float32)}[self.input]
+        try:
+            probs = predict_proba(self.model, blank)
+            if self.detector is not None:
+                if self.input != "image" or self.size != 28:
+                    raise ValueError("a detector reads 28x28 images")
+                self.detector.is_unknown(*unknown.logits_and_features(self.model, blank))
+        except (RuntimeError, ValueError, TypeError, IndexError, QDError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise QDError(f"{self.path}: the model or its detector cannot take the input the checkpoint records "
+                          f"({self.input}, size {self.size}): {first}") from e
+        if probs.shape != (1, len(self.classes)):
+            raise QDError(f"{self.path}: the model answers {probs.shape[1]} classes, the checkpoint names {len(self.classes)}")
 
     def is_unknown(self, img: np.ndarray) -> bool:
         """True when the detector says the drawing (a 28x28 image) is none of the classes."""
@@ -77,20 +117,24 @@ class Predictor:
         return bool(self.detector.is_unknown(*unknown.logits_and_features(self.model, img[None]))[0])
 
     def predict_image(self, img: np.ndarray) -> np.ndarray:
-        """uint8 (28, 28) or (N, 28, 28) -> probabilities (C,) or (N, C)."""
+        """uint8 (S, S) or (N, S, S) -> probabilities (C,) or (N, C), S the model's size (28 for most)."""
+        img = np.asarray(img)
+        one = (self.size, self.size) if self.input == "image" else (3, self.size, self.size)
+        if self.input == "sequence" or img.dtype != np.uint8 or img.shape[-len(one):] != one \
+                or img.ndim not in (len(one), len(one) + 1) or img.size == 0:
+            raise QDError(f"predict_image takes uint8 images {one} or a non-empty stack (N, {', '.join(map(str, one))})"
+                          f" for this model ({self.input}), got {img.dtype} {img.shape}")
         p = predict_proba(self.model, img, tta=self.tta)
-        return p[0] if np.asarray(img).ndim == 2 else p
+        return p[0] if img.ndim == len(one) else p
 
     def predict_strokes(self, strokes) -> tuple[np.ndarray, np.ndarray]:
         """Strokes ([[xs], [ys]] lists, any coordinates) -> (probabilities (C,), the 28x28 drawing).
         The model gets the input its checkpoint names (`preprocessing["input"]`): a rendered image
         (of `size`), order/time channels, or a stroke sequence."""
-        pre = self.meta.get("preprocessing") or {}
-        kind, size = pre.get("input", "image"), int(pre.get("size", 28))
         img = render(strokes)
-        if kind == "image" and size == 28:
+        if self.input == "image" and self.size == 28:
             return self.predict_image(img), img
-        x = encode.encode(kind, [strokes], size=size, max_len=int(pre.get("max_len", 128)))
+        x = encode.encode(self.input, [strokes], size=self.size, max_len=self.max_len)
         return predict_proba(self.model, x, tta=self.tta and x.ndim == 4)[0], img
 
     def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:

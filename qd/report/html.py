@@ -20,7 +20,7 @@ PROTOCOL_TITLES = {"reference": "reference protocol (10 classes)", "13 classes":
                    "40 classes": "40 classes", "25 classes": "strokes, 25 classes",
                    "345 classes": "strokes, 345 classes"}
 MODEL_ORDER = ["random forest (pixels)", "random forest (PCA 50)", "reference MLP (Adam)", "reference MLP (SGD)",
-               "our MLP", "reference CNN", "our CNN", "our CNN + TTA", "CNN 28x28", "CNN 64x64",
+               "our MLP", "reference CNN", "our CNN", "our CNN, shipped", "CNN 28x28", "CNN 64x64",
                "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes", "DoodleNet, 345-way",
                "DoodleNet, restricted to our classes"]
 DETAIL_COLS = [("model", "model"), ("test_acc", "accuracy"), ("top3_acc", "top-3"), ("map3", "MAP@3"),

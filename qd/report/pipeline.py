@@ -7,7 +7,7 @@
 Executed notebooks go to reports/NN_name.ipynb (and .html), metric rows to reports/metrics/,
 figures to reports/figures/, and the summary to reports/report.html. A failing notebook stops the
 pipeline with the failing cell and error named, and report.html then says the run failed. Quick
-runs save their models beside the reports (reports/models/), never over the demo's models/cnn.pt.
+run writes only under the reports folder: the release models in models/ are evaluated, never overwritten.
 Kernels talk over IPC sockets (local files), not TCP: nothing listens on the network.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ QUICK = {
     "02_augmentation": {"per_class": 100, "epochs": 1, "presets": ["none", "flip"]},
     "03_mlp": {"per_class": 100, "epochs": 1, "ours_epochs": 1, "grid_epochs": 1, "dropouts": [0.0, 0.5],
                "weight_decays": [0.0]},
-    "04_cnn": {"per_class": 60, "epochs": 1, "ref_epochs": 1, "forty_epochs": 1, "width": 8},
+    "04_cnn": {"per_class": 60, "ref_epochs": 1},
     "05_random_forest": {"per_class": 100, "n_estimators": 10, "n_components": 20, "curve_sizes": [10, 30],
                          "curve_epochs": 1, "curve_min_steps": 2, "cnn_width": 8},
     "06_strokes": {"tasks": ["25 classes", "345 classes"], "max_classes": 12, "epochs": 1, "rnn_epochs": 1,
@@ -113,9 +113,8 @@ def to_html(ipynb: Path) -> Path:
 # ----------------------------------------------------------------------------- running
 
 def run(quick: bool = False, reports_dir: Path | None = None, only: list[str] | None = None,
-        progress: bool = True, overrides: dict[str, dict] | None = None, models_dir: Path | None = None) -> Path:
-    """Run the notebooks in order, then write the report. `overrides`: extra parameters per notebook.
-    `models_dir`: where notebooks save models (default: models/, or reports_dir/models for --quick)."""
+        progress: bool = True, overrides: dict[str, dict] | None = None) -> Path:
+    """Run the notebooks in order, then write the report. `overrides`: extra parameters per notebook."""
     reports_dir = Path(reports_dir or REPORTS_DIR)
     names = only or NOTEBOOKS
     overrides = overrides or {}
@@ -125,10 +124,6 @@ def run(quick: bool = False, reports_dir: Path | None = None, only: list[str] | 
     check_overrides(names, overrides)
     try:
         atomic.ensure_writable_dir(reports_dir, "reports folder")
-        if models_dir is None and quick:
-            models_dir = reports_dir / "models"     # a quick run never replaces the demo's model
-        if models_dir is not None:
-            atomic.ensure_writable_dir(models_dir, "models folder")
     except QDError as e:
         raise PipelineError(str(e)) from e
     seconds: dict[str, float] = {}
@@ -137,8 +132,6 @@ def run(quick: bool = False, reports_dir: Path | None = None, only: list[str] | 
             t = time.perf_counter()
             tqdm.write(f"running {name} ...")
             params = {**(QUICK.get(name, {}) if quick else {}), **overrides.get(name, {})}
-            if models_dir is not None and "models_dir" in notebook_parameters(name):
-                params.setdefault("models_dir", str(models_dir))
             out = run_notebook(name, reports_dir, params, progress)
             to_html(out)
             seconds[name] = time.perf_counter() - t
@@ -168,8 +161,6 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m qd.report.pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny parameters (a couple of minutes)")
     p.add_argument("--reports-dir", default=None, help=f"default: {REPORTS_DIR}")
-    p.add_argument("--models-dir", default=None, help="where notebooks save models (default: models/; "
-                   "with --quick: REPORTS_DIR/models)")
     p.add_argument("--only", nargs="+", help=f"run only these notebooks ({', '.join(NOTEBOOKS)})")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NOTEBOOK.NAME=VALUE",
                    help="set a notebook parameter, e.g. -p 04_cnn.epochs=3 (repeatable)")
@@ -179,11 +170,16 @@ def main(argv=None):
         for text in a.param:
             nb, key, value = parse_param(text)
             overrides.setdefault(nb, {})[key] = value
-        out = run(a.quick, Path(a.reports_dir) if a.reports_dir else None, a.only, overrides=overrides,
-                  models_dir=Path(a.models_dir) if a.models_dir else None)
+        out = run(a.quick, Path(a.reports_dir) if a.reports_dir else None, a.only, overrides=overrides)
     except QDError as e:
         print(f"pipeline stopped: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the notebooks that finished are in the reports folder; report.html was not rewritten",
+              file=sys.stderr)
+        return 130
+    timings = json.loads((out.parent / "timings.json").read_text())
+    print("per notebook: " + ", ".join(f"{n} {t:.0f} s" for n, t in timings.items()) + f"; total {sum(timings.values()):.0f} s")
     print(f"report: {out}")
     return 0
 

@@ -121,3 +121,15 @@ def sklearn_row(name: str, est, sp: Split, protocol: str, **extra) -> tuple[obje
     row = summary_row(name, predict(sp.X_test), sp.y_test, len(sp.classes), len(sp.y_train), secs,
                       protocol, time_predict(predict, sp.X_test), None, **extra)
     return est, row
+
+
+def shipped_rows(name: str, predictor, sp: Split, protocol: str) -> list[dict]:
+    """Report rows of a shipped release model (`qd.models.infer.Predictor`) on a split's test part:
+    measured here, trained by `make models` (not in this run); flip-averaged when its card says so."""
+    probs = predictor.predict_image(sp.X_test)
+    m = predictor.meta.get("metrics") or {}
+    label = f"{name} + TTA" if predictor.tta else name
+    return [summary_row(label, probs, sp.y_test, len(sp.classes), m.get("train"), m.get("train_seconds"), protocol,
+                        time_predict(predictor.predict_image, sp.X_test), architectures.n_params(predictor.model),
+                        note=f"shipped weights: models/{predictor.path.name} (make models), not trained in this run",
+                        shipped=True)]

@@ -48,6 +48,7 @@ class TrainConfig:
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.augment in augment.PRESETS, f"augment must be one of {', '.join(augment.PRESETS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 32, "seed must be a whole number in 0..2**32-1"),
         ]
         bad = [f"{msg} (got {getattr(self, msg.split()[0])!r})" for ok, msg in checks if not ok]
         if bad:
@@ -63,16 +64,22 @@ class TrainConfig:
 STREAMING = TrainConfig(epochs=5, batch_size=256, augment="flip")
 
 
-def add_flags(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
+IMAGE_MODELS = ("mlp", "refcnn", "cnn")   # the architectures that take images (the CLIs train on images)
+
+
+def add_flags(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None,
+              models: tuple = IMAGE_MODELS) -> None:
     """One `--flag` per setting of `TrainConfig` (`batch_size` -> `--batch-size`), defaults from
-    `defaults` (a `TrainConfig`; default: the dataclass's own)."""
+    `defaults` (a `TrainConfig`; default: the dataclass's own); `--model` offers `models`."""
     d = defaults or TrainConfig()
     group = parser.add_argument_group("training settings (qd.training.config.TrainConfig)")
     for f in fields(TrainConfig):
         if not f.metadata.get("cli", True):
             continue
         kw = {"default": getattr(d, f.name), "help": f.metadata.get("help")}
-        if "choices" in f.metadata:
+        if f.name == "model":
+            kw["choices"] = list(models)
+        elif "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
         else:
             kw["type"] = {"int": int, "float": float, "str": str}[f.type]

@@ -75,6 +75,10 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     cfg.validate()
     if len(X_train) != len(y_train):
         raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
+    sequences = np.asarray(X_train).ndim == 3 and np.asarray(X_train).dtype == np.float32
+    if (cfg.model == "rnn") != sequences:
+        raise QDError(f"model {cfg.model!r} takes {'stroke sequences (N, T, 3)' if cfg.model == 'rnn' else 'images'}, "
+                      f"got {'sequences' if sequences else 'images'} of shape {np.shape(X_train)}")
     if outliers is not None and (len(outliers) == 0 or np.shape(outliers)[1:] != np.shape(X_train)[1:]):
         raise QDError(f"outliers must be a non-empty stack of images shaped like the training images "
                       f"{np.shape(X_train)[1:]}; got {np.shape(outliers)}")
@@ -119,6 +123,9 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
                 out = model(torch.cat([xb, xo]))
                 logits = out[:len(yb)]
                 loss = loss_fn(logits, yb) - outlier_weight * out[len(yb):].log_softmax(1).mean()
+            if not torch.isfinite(loss):
+                raise QDError(f"training diverged: the loss is {loss.item()} at epoch {epoch}, step "
+                              f"{i // cfg.batch_size + 1} (lr {cfg.lr:g} too high?); nothing was saved")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -21,7 +21,7 @@ import math
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -47,6 +47,8 @@ def fit_stream(dataset, classes: list[str], cfg: TrainConfig, out: str | Path | 
     """Train `cfg.model` on a map-style dataset of (uint8 image, label); see the module docstring.
     Returns a summary: losses per step (this rank's), epochs done, drawings/s, the weights' digest."""
     cfg.validate()
+    if not isinstance(workers, int) or workers < 0:
+        raise QDError(f"workers must be a whole number >= 0, got {workers!r}")
     rank, world, device = distributed.setup()
     cuda = device.type == "cuda"
     if out is not None and rank == 0:
@@ -57,26 +59,17 @@ def fit_stream(dataset, classes: list[str], cfg: TrainConfig, out: str | Path | 
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
-    steps_per_epoch = max(1, len(sampler) // cfg.batch_size)
+    if len(sampler) // cfg.batch_size == 0:
+        raise QDError(f"{len(dataset)} drawings give no full batch of {cfg.batch_size} per process "
+                      f"({world} process{'es' if world > 1 else ''}): lower --batch-size or use more data")
+    steps_per_epoch = len(sampler) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(       # linear warm-up, then cosine decay
         opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     start_epoch = 0
-    if resume and out is not None and Path(out).is_file():
-        ck = torch.load(out, map_location="cpu", weights_only=True)
-        state = ck.get("resume")
-        if not state:
-            raise QDError(f"{out}: no resume state in this checkpoint (was it written by qd.training.stream?)")
-        if ck["classes"] != list(classes):
-            raise QDError(f"{out}: checkpoint classes differ from this run's ({len(ck['classes'])} vs {len(classes)})")
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch = state["epoch"] + 1
-        if state["sampler"]["seed"] != cfg.seed:
-            raise QDError(f"{out}: saved with seed {state['sampler']['seed']}, this run has seed {cfg.seed}")
+    if resume and out is not None and Path(out).exists():
+        start_epoch = _resume(Path(out), model, classes, cfg, opt, sched, scaler)
     model = distributed.wrap(model, device)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=workers, drop_last=True,
                         pin_memory=cuda, persistent_workers=workers > 0)
@@ -98,6 +91,9 @@ def fit_stream(dataset, classes: list[str], cfg: TrainConfig, out: str | Path | 
             y = yb.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
                 loss = loss_fn(model(x), y)
+            if not torch.isfinite(loss) and not cuda:     # on CUDA the AMP scaler skips such steps
+                raise QDError(f"training diverged: the loss is {loss.item()} at epoch {epoch + 1}, step {step + 1} "
+                              f"(lr {cfg.lr:g} too high?); the last good checkpoint, if any, is kept")
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -123,6 +119,32 @@ def fit_stream(dataset, classes: list[str], cfg: TrainConfig, out: str | Path | 
             "losses": losses, "drawings_per_s": (seen - seen_warm) * world / max(seconds, 1e-9),
             "checkpoints_written": written,
             "weights_sha256": checkpoint.weights_digest(net.state_dict())}
+
+
+def _resume(out: Path, model: nn.Module, classes, cfg: TrainConfig, opt, sched, scaler) -> int:
+    """Load a run's checkpoint into the model, optimizer, schedule and scaler; the epoch to start at.
+    The checkpoint is checked like any other (a `QDError` for a bad file), and it must be this run's:
+    same classes and the same training settings (a changed setting would be recorded but not used)."""
+    ck = checkpoint.read(out)
+    state = ck.get("resume")
+    if not isinstance(state, dict) or not {"optimizer", "scheduler", "scaler", "epoch", "sampler"} <= set(state):
+        raise QDError(f"{out}: no resume state in this checkpoint (was it written by qd.training.stream?)")
+    if ck["classes"] != list(classes):
+        raise QDError(f"{out}: checkpoint classes differ from this run's ({len(ck['classes'])} vs {len(classes)})")
+    saved = TrainConfig.from_dict(ck["config"])
+    changed = [f"{k}: {getattr(saved, k)!r} -> {getattr(cfg, k)!r}" for k in asdict(cfg) if getattr(saved, k) != getattr(cfg, k)]
+    if changed:
+        raise QDError(f"{out}: --resume continues a run with its own settings; these differ: {'; '.join(changed)} "
+                      "(start a new run with a new --out to change them)")
+    try:
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise QDError(f"{out}: its state does not fit this run's model ({first})") from e
+    return int(state["epoch"]) + 1
 
 
 def _save(out, model, classes, cfg, rank, epoch, opt, sched, scaler, losses) -> int:
@@ -188,6 +210,10 @@ def main(argv=None) -> int:
     except QDError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: {a.out or 'no --out'} holds the last finished epoch, if any; --resume continues from it",
+              file=sys.stderr)
+        return 130
     finally:
         distributed.teardown()
     if summary["rank"] == 0:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from qd import atomic
+from qd.data import bitmaps
 from qd.errors import QDError
 from qd.models import checkpoint
 from qd.paths import MODELS_DIR
@@ -34,7 +35,11 @@ def main(argv=None) -> dict:
     if out.is_dir():
         raise QDError(f"--out {out}: is a folder, expected a checkpoint file path")
     atomic.ensure_writable_dir(out.parent, "--out folder")   # fail now, not after training
-    classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
+    classes = None
+    if a.classes is not None:
+        classes = bitmaps.resolve_classes(a.classes)
+        if not classes:
+            raise QDError(f"--classes {a.classes!r} names no class; leave it out for every bundled class")
     model, sp, hist = train_model(classes, a.per_class, cfg, data_dir=a.data_dir)
     metrics = {"test_acc": hist.eval_acc[-1], "train_seconds": hist.seconds, **sp.sizes()}
     out = checkpoint.save(out, model, sp.classes, cfg, metrics)
@@ -47,3 +52,5 @@ if __name__ == "__main__":
         main()
     except QDError as e:
         raise SystemExit(f"error: {e}")
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted: nothing was saved (the checkpoint is written once training ends)")

@@ -1,10 +1,12 @@
 """The demo's logic without a browser: recorder, answer, the Voila fix, throttle, undo, touch, bad models."""
+import html
 import time
 
 import numpy as np
 import pytest
 from helpers import resave
 
+from qd import QDError
 from qd.app import demo, free, guesser, latency, recorder, view
 from qd.data import ndjson, render
 from qd.models.infer import Predictor
@@ -126,11 +128,12 @@ def test_guesses_while_the_pen_moves_are_throttled_and_clear(sent, monkeypatch):
     assert app.recorder.is_empty and app.chart.value == "" and view.EMPTY_MESSAGE in app.answer.value
 
 
-def test_a_single_dot_asks_for_more_not_an_error(sent):
+def test_a_single_dot_is_drawn_and_guessed_like_the_official_renderer_would(sent):
     app = free.DrawingApp(FakePredictor())
     app.on_down(10, 10)
     app.on_up()
-    assert "Keep drawing" in app.answer.value and app.chart.value == ""
+    assert "I think" in app.answer.value and app.chart.value != ""
+    np.testing.assert_array_equal(app.image(), render.render([[[10.0], [10.0]]]))
 
 
 def test_undo_repredicts_and_undo_to_empty_shows_prompt(sent):
@@ -152,7 +155,7 @@ def test_without_a_model_the_app_explains(tmp_path, sent):
     assert app.play is None and app.mode.options == ("Free draw",)
     free = app.free
     assert free.predictor is None and free.guess_button.disabled
-    assert "make report" in free.status.value and "python -m qd.training.train" in free.status.value
+    assert "make models" in free.status.value and "python -m qd.training.train" in free.status.value
     assert "No trained model yet" in free.answer.value
     free.on_down(1, 1)
     free.on_move(30, 30)
@@ -192,3 +195,56 @@ def test_the_demo_says_why_a_drawing_cannot_be_read(small_model):
     app = free.DrawingApp(Predictor(small_model[0]))
     latency.replay(app, [[[-1e308, 1e308], [0, 1]]])
     assert "coordinates span" in app.answer.value and app.last_top == []
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+def test_an_empty_model_file_gives_the_page_its_note(tmp_path, sent):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    app = demo.make_app(tmp_path / "empty.pt", second_model=tmp_path / "empty.pt")
+    assert app.free.predictor is None and "an empty file" in app.free.status.value
+    assert "ours, 345 classes" not in app.free.second_models
+
+
+@pytest.mark.parametrize("env,note", [({"QD_DEMO_ROUNDS": "abc"}, "QD_DEMO_ROUNDS='abc' is not usable"),
+                                      ({"QD_DEMO_ROUNDS": "0"}, "QD_DEMO_ROUNDS='0' is not usable"),
+                                      ({"QD_DEMO_SECONDS": "-1"}, "QD_DEMO_SECONDS='-1' is not usable"),
+                                      ({"QD_DEMO_SECONDS": "nan"}, "QD_DEMO_SECONDS='nan' is not usable"),
+                                      ({"QD_DEMO_SEED": "x"}, "QD_DEMO_SEED='x' is not a whole number")])
+def test_bad_settings_from_the_environment_still_give_the_page(monkeypatch, small_model, sent, env, note):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    app = demo.make_app(small_model[0])
+    assert app.play is not None and app.play.game.n_rounds >= 1 and app.play.game.seconds > 0
+    assert note in html.unescape(app.free.status.value)
+
+
+def test_bad_settings_as_arguments_are_a_qderror(small_model, sent):
+    for kw in ({"rounds": 0}, {"rounds": 2.5}, {"seconds": float("nan")}, {"seconds": -1}):
+        with pytest.raises(QDError, match="rounds must be|seconds must be"):
+            demo.make_app(small_model[0], **kw)
+    assert demo.make_app(small_model[0], rounds=1).play.game.n_rounds == 1
+
+
+def test_a_second_press_while_a_stroke_is_open_ends_that_stroke_first(sent):
+    """A lost mouse-up or a second finger: recorder, model input and canvas stay one drawing."""
+    p = FakePredictor()
+    app = free.DrawingApp(p)
+    _ready(app)
+    app.on_down(10, 10)
+    app.on_move(60, 60)
+    app.on_down(100, 20)                 # no mouse-up came
+    app.on_move(150, 90)
+    app.on_up()
+    assert len(app.recorder.strokes) == 2 and len(app.sketch.strokes) == 2
+    np.testing.assert_array_equal(app.image(), render.render(app.recorder.strokes))
+    app.undo()
+    assert len(app.recorder.strokes) == 1 and len(app.sketch.strokes) == 1
+    np.testing.assert_array_equal(app.image(), render.render(app.recorder.strokes))
+    assert "Cannot read" not in app.answer.value
+
+
+@pytest.mark.parametrize("img", [np.zeros((28, 28), np.float32), np.zeros((0, 28), np.uint8), np.zeros(5, np.uint8)])
+def test_png_bytes_takes_only_uint8_images(img):
+    with pytest.raises(QDError, match="png_bytes takes a uint8 image"):
+        view.png_bytes(img)

@@ -151,3 +151,17 @@ def test_detector_separates_far_features_and_keeps_its_promise():
     assert 0.01 < det.is_unknown(logits(fk2), fk2).mean() < 0.10
     again = unknown.Detector.from_state(det.state())
     np.testing.assert_allclose(again.score(logits(fk2), fk2), det.score(logits(fk2), fk2), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("kw,message", [({"seconds": float("nan")}, "seconds must be"),
+                                        ({"seconds": 0}, "seconds must be"), ({"rounds": 0}, "rounds must be"),
+                                        ({"win_probability": float("nan")}, "win_probability"),
+                                        ({"win_probability": 2}, "win_probability")])
+def test_a_game_that_could_never_end_or_be_won_is_refused(kw, message):
+    with pytest.raises(QDError, match=message):
+        game.Game(VOCAB, **kw)
+
+
+def test_a_string_is_not_a_vocabulary():
+    with pytest.raises(QDError, match="must be a list of class names"):
+        game.Game("cat")

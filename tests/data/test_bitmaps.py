@@ -85,7 +85,7 @@ def test_bad_bitmap_arrays(tmp_path, array, message):
 
 def test_non_npy_and_bad_npz(tmp_path):
     (tmp_path / "cat.npy").write_text("this is not numpy")
-    with pytest.raises(QDError, match=r"cat.npy: not a valid numpy file"):
+    with pytest.raises(QDError, match=r"cat.npy: not a .npy file"):
         bitmaps.load_bitmaps(["cat"], data_dir=tmp_path)
     np.savez(tmp_path / "dog.npz", images=np.zeros((2, 784), np.uint8))
     with pytest.raises(QDError, match=r"dog.npz: npz has no 'bitmaps' array \(has: images\)"):
@@ -128,3 +128,37 @@ def test_corrupt_npz_files_are_qderrors(tmp_path):
     for name in ("deflate", "junk", "huge"):
         with pytest.raises(QDError, match=rf"{name}.npz: not a valid numpy file"):
             bitmaps.read_bitmap_file(tmp_path / f"{name}.npz")
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+def test_a_corrupt_byte_in_an_npy_header_is_a_qderror(tmp_path):
+    p = tmp_path / "cat.npy"
+    np.save(p, np.zeros((5, 784), np.uint8))
+    raw = bytearray(p.read_bytes())
+    raw[raw.index(b"'descr'") + 1] = ord("(")
+    p.write_bytes(bytes(raw))
+    with pytest.raises(QDError, match="cat.npy: not a valid numpy file"):
+        bitmaps.read_bitmap_file(p)
+
+
+def test_an_error_page_saved_as_npy_is_named_not_unpickled(tmp_path):
+    (tmp_path / "cat.npy").write_text("<!DOCTYPE html><html>Service unavailable</html>")
+    with pytest.raises(QDError, match=r"not a .npy file \(it starts with '<!DOCTYPE html>") as e:
+        bitmaps.read_bitmap_file(tmp_path / "cat.npy")
+    assert "allow_pickle" not in str(e.value)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: bitmaps.load_bitmaps(["cat"], per_class=2.5), "per_class must be a whole number"),
+    (lambda: bitmaps.load_bitmaps(["cat"], per_class=0), "per_class must be a whole number"),
+    (lambda: bitmaps.load_bitmaps(["cat", "../bitmaps/star"]), "bad class name '../bitmaps/star'"),
+    (lambda: bitmaps.load_bitmaps(""), "no classes given"),
+    (lambda: bitmaps.load_bitmaps(",,"), "no classes given"),
+    (lambda: bitmaps.load_protocol("13 classes", per_class=0), "per_class must be a whole number"),
+    (lambda: bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "cat.npz", limit=-2), "limit must be a whole number"),
+    (lambda: bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR), "is a folder"),
+])
+def test_library_misuse_is_named(call, message):
+    with pytest.raises(QDError, match=message):
+        call()

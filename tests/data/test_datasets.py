@@ -1,4 +1,5 @@
 """Streaming datasets over official files: memory-mapped .npy, ndjson rendered in workers."""
+import json
 import tracemalloc
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from qd import QDError
+from qd import QDDataWarning, QDError
 from qd.data import bitmaps, datasets, ndjson, render
 
 
@@ -48,3 +49,33 @@ def test_strokes_render_on_the_fly_in_dataloader_workers(tmp_path):
 def test_a_gzipped_or_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(QDError, match=r"class file\(s\) missing.*python -m qd.data.download"):
         datasets.NpyBitmaps(tmp_path, ["cat"])
+
+
+def test_a_bad_per_class_or_a_repeated_class_is_refused(tmp_path):
+    root = datasets.write_mirror(tmp_path, ["cat", "star"])
+    for kind in ("numpy_bitmap", "simplified"):
+        with pytest.raises(QDError, match="per_class must be a whole number"):
+            datasets.make(kind, root / kind, per_class=-5)
+        with pytest.raises(QDError, match=r"duplicates: \['cat'\]"):
+            datasets.make(kind, root / kind, ["cat", "cat"])
+        with pytest.raises(QDError, match="no classes given"):
+            datasets.make(kind, root / kind, "")
+
+
+def test_one_bad_drawing_never_stops_a_stream(tmp_path):
+    """A single tap is a drawing (rendered as a dot); a line that cannot be drawn is replaced by its
+    neighbour with a warning, also inside a DataLoader batch."""
+    root = datasets.write_mirror(tmp_path, ["star"], kinds=("simplified",))
+    path = root / "simplified" / "star.ndjson"
+    lines = path.read_text().splitlines()
+    lines[3] = json.dumps({"word": "star", "key_id": "1", "drawing": [[[5], [5]]]})                  # a tap
+    lines[5] = json.dumps({"word": "star", "key_id": "2", "drawing": [[[0] * 100_001, [0] * 100_001]]})  # too big
+    path.write_text("\n".join(lines) + "\n")
+    ds = datasets.NdjsonStrokes(root / "simplified", part="all")
+    assert ds[3][0].numpy().max() > 0
+    with pytest.warns(QDDataWarning, match="its neighbour takes its place"):
+        batch = ds.__getitems__(list(range(len(ds))))
+    assert len(batch) == len(ds) and all(img.max() > 0 for img, _ in batch)
+    with pytest.warns(QDDataWarning):
+        n = sum(len(y) for _, y in DataLoader(ds, batch_size=8, num_workers=0))
+    assert n == len(ds)

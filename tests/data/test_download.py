@@ -1,6 +1,10 @@
 """The download path, against a local HTTP server on 127.0.0.1 in the official layout."""
+import errno
 import gzip
 import io
+import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -168,3 +172,107 @@ def test_a_trickle_hits_the_per_file_deadline(server, tmp_path):
                           timeout=5, deadline=1)
     assert time.monotonic() - t < 4
     assert _leftovers(tmp_path / "c") == []
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+def test_a_full_disk_during_the_transfer_is_a_clear_error_and_leaves_nothing(server, tmp_path, monkeypatch):
+    url, _, _ = server
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, b):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+    monkeypatch.setattr(download.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(QDError, match=r"smiley face.npy: cannot write the download \(No space left on device\)"):
+        download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False)
+    assert _leftovers(tmp_path / "c") == []
+
+
+def test_a_corrupt_byte_in_a_cached_npy_header_is_fetched_again(server, tmp_path):
+    url, _, rows = server
+    [p] = download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, progress=False)
+    raw = bytearray(p.read_bytes())
+    raw[raw.index(b"'shape'") + 2] = ord("(")          # a byte of the header's dict literal
+    p.write_bytes(bytes(raw))
+    with pytest.raises(QDError, match="not a complete .npy"):
+        download.check_file(p, "numpy_bitmap", "smiley face")
+    with pytest.raises(QDError, match="not a valid numpy file"):
+        bitmaps.read_bitmap_file(p)
+    with pytest.warns(QDDataWarning, match="cached file is bad"):
+        [p] = download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, progress=False)
+    np.testing.assert_array_equal(np.load(p), rows)
+
+
+def test_another_live_runs_part_file_is_left_alone(server, tmp_path):
+    """Two downloads into one cache: each keeps its own part file; a dead run's is cleaned."""
+    url, _, _ = server
+    cache = tmp_path / "c" / "numpy_bitmap"
+    cache.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = cache / f".smiley face.npy.{other.pid}.x1.part"
+        dead = cache / ".smiley face.npy.999999999.x2.part"
+        live.write_bytes(b"in progress")
+        dead.write_bytes(b"left by a killed run")
+        download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, progress=False)
+        assert live.read_bytes() == b"in progress" and not dead.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_the_same_class_twice_with_two_workers_is_fetched_once(server, tmp_path):
+    url, handler, _ = server
+    paths = download.download(["smiley face", "smiley face"], cache_dir=tmp_path / "c", base_url=url, workers=2,
+                              progress=False)
+    assert paths[0] == paths[1] and handler.hits == ["/numpy_bitmap/smiley%20face.npy"]
+
+
+@pytest.mark.parametrize("fault,message", [("bad_length", r"bad Content-Length \('abc'\)"),
+                                           ("gzip", r"gzip-encoded \(Content-Encoding: gzip\)"),
+                                           ("html", r"not a .npy file \(it starts with '<!DOCTYPE html>")])
+def test_a_misbehaving_server_is_named(server, tmp_path, fault, message):
+    url, handler, _ = server
+    handler.faults["/numpy_bitmap/smiley%20face.npy"] = [fault]
+    with pytest.raises(QDError, match=message):
+        download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, retries=1, progress=False)
+    assert _leftovers(tmp_path / "c") == []
+
+
+def test_bad_arguments_are_named_before_anything_is_fetched(tmp_path):
+    with pytest.raises(QDError, match="bad base URL 'not a url'"):
+        download.download("cat", cache_dir=tmp_path, base_url="not a url", progress=False)
+    with pytest.raises(QDError, match="no classes to download"):
+        download.download([], cache_dir=tmp_path, base_url="http://127.0.0.1:9", progress=False)
+    (tmp_path / "numpy_bitmap" / "cat.npy").mkdir(parents=True)
+    with pytest.raises(QDError, match=r"cat.npy: is a folder"):
+        download.download("cat", cache_dir=tmp_path, base_url="http://127.0.0.1:9", progress=False)
+
+
+@pytest.mark.parametrize("classes", ["", ",,"])
+def test_the_cli_refuses_an_empty_class_list(classes, capsys):
+    assert download.main(["--classes", classes, "--base-url", "http://127.0.0.1:9"]) == 1
+    assert "no classes to download" in capsys.readouterr().err
+
+
+def test_the_cli_says_what_was_kept_when_interrupted(monkeypatch, capsys):
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(download, "download", interrupted)
+    assert download.main(["--classes", "cat"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "rerun" in err and "Traceback" not in err

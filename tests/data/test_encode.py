@@ -1,6 +1,8 @@
 """Stroke drawings as model input: sequences, order/time channels."""
 import numpy as np
+import pytest
 
+from qd import QDError
 from qd.data import encode, ndjson
 from qd.data.ndjson import Drawing
 
@@ -44,3 +46,9 @@ def test_order_and_time_channels_on_a_hand_made_drawing():
     ch = encode.order_channels(simple, 28).astype(float)
     ink, when = ch[0, :, 14:].max(), ch[2, :, 14:].max()
     assert abs(when - (1 - 0.75 * 2 / 3) * ink) <= 1
+
+
+@pytest.mark.parametrize("max_len", [-3, 0, 2.5])
+def test_a_sequence_length_that_is_no_length_is_refused(max_len):
+    with pytest.raises(QDError, match="max_len must be a whole number"):
+        encode.to_sequence(HAND, max_len=max_len)

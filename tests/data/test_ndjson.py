@@ -1,6 +1,7 @@
 """Stroke drawings from ndjson: both formats, plain and gzipped, bad lines named by file and line."""
 import gzip
 import json
+import os
 import warnings
 
 import numpy as np
@@ -165,3 +166,35 @@ def test_skip_mode_warns_when_stopped_early(tmp_path):
         it = ndjson.iter_drawings(p, on_error="skip")
         next(it)
         it.close()                     # the caller stops iterating
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+def test_a_401_digit_number_is_a_bad_line_that_skip_mode_steps_over(tmp_path):
+    huge = '{"word": "a", "drawing": [[[0, ' + "9" * 401 + '], [0, 1]]]}'
+    p = write_ndjson(tmp_path / "huge.ndjson", [GOOD, huge, GOOD])
+    with pytest.raises(QDError, match=r"huge.ndjson:2: stroke 0 has a number too large"):
+        ndjson.load_drawings(p)
+    with pytest.warns(QDDataWarning, match="skipped 1 bad line"):
+        assert len(ndjson.load_drawings(p, on_error="skip")) == 2
+
+
+@pytest.mark.parametrize("drawing,message", [({"a": 1}, "'drawing' must be a list of strokes .* got dict"),
+                                             (7, "'drawing' must be a list of strokes .* got int"),
+                                             ([], "empty drawing")])
+def test_a_drawing_that_is_not_a_list_says_so(drawing, message):
+    with pytest.raises(QDError, match=message):
+        ndjson.parse_drawing({"word": "a", "drawing": drawing}, "f:1")
+
+
+def test_a_folder_a_device_or_a_pipe_is_named_for_what_it_is(tmp_path):
+    with pytest.raises(QDError, match="is a folder"):
+        ndjson.load_drawings(tmp_path)
+    with pytest.raises(QDError, match="not a regular file"):
+        ndjson.load_drawings("/dev/null")
+    fifo = tmp_path / "pipe.ndjson"
+    os.mkfifo(fifo)
+    with pytest.raises(QDError, match="not a regular file"):
+        ndjson.load_drawings(fifo)
+    with pytest.raises(QDError, match="file not found"):
+        ndjson.load_drawings(tmp_path / "nope.ndjson")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qd import QDError
-from qd.data import geometry, ndjson, render
+from qd.data import geometry, ndjson, render, sketch
 
 
 def _mae(a, b):
@@ -49,8 +49,8 @@ def test_dot_strokes_and_straight_lines_render():
 
 @pytest.mark.parametrize("strokes,message", [
     ([], "empty drawing"),
-    ([[[5], [5]]], "single point"),
-    ([[[5, 5, 5], [7, 7, 7]], [[5], [7]]], "zero-size bounding box"),
+    ({"drawing": 1}, "expected a list of strokes"),
+    ([[[0] * 200_001, [0] * 200_001]], "more than 100,000"),
     ([[[1, 2, 3]]], r"stroke 0 has shape \(1, 3\)"),
     ([[[0, np.nan], [0, 1]]], "non-finite"),
 ])
@@ -100,3 +100,58 @@ def test_huge_finite_coordinates_are_refused_not_rendered_blank():
         render.render([[[-1e308, 1e308], [0, 1]]])
     with pytest.raises(QDError, match="coordinates span"):
         render.render([[[0, 1e300], [0, 5]]])
+
+
+@pytest.mark.parametrize("tap", [[[[5], [5]]], [[[5, 5, 5], [7, 7, 7]], [[5], [7]]], [[[300.5], [20.25], [0]]]])
+def test_a_single_tap_renders_as_a_dot_in_the_middle(tap):
+    """A tap is a real drawing (an eye's pupil): the official renderer draws a round dot."""
+    img = render.render(tap)
+    ys, xs = np.nonzero(img)
+    assert 0 < len(ys) <= 9 and img.max() > 60
+    assert abs(ys.mean() - 13.5) < 1 and abs(xs.mean() - 13.5) < 1
+    np.testing.assert_array_equal(render.render_batch([tap, tap]), np.stack([img, img]))
+
+
+@pytest.mark.parametrize("kw,message", [({"size": -5}, "size must be"), ({"size": 2.5}, "size must be"),
+                                        ({"line_width": float("nan")}, "line_width"), ({"chunk": 0}, "chunk"),
+                                        ({"chunk": -1}, "chunk"), ({"padding": -1}, "padding")])
+def test_render_settings_are_checked(kw, message):
+    with pytest.raises(QDError, match=message):
+        render.render_batch([[[[0, 10], [0, 10]]]], **kw)
+
+
+def test_a_scribble_of_many_points_renders_in_bounded_time():
+    import time
+    rng = np.random.default_rng(0)
+    for strokes in ([rng.uniform(0, 1000, (2, 30_000)).tolist()], [rng.integers(0, 256, (2, 99_000)).tolist()]):
+        t = time.perf_counter()
+        img = render.render(strokes)
+        assert time.perf_counter() - t < 5 and img.max() == 255      # was 8.6 s and 75 s
+
+
+def test_bench_refuses_settings_that_never_end():
+    for args, message in ((["--seconds", "nan"], "seconds"), (["--workers", "-1"], "workers")):
+        out = subprocess.run([sys.executable, "-m", "qd.data.render", "--bench", *args], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_sketch_refuses_what_is_not_a_stroke():
+    s = sketch.Sketch()
+    for bad in ("ab", [[1, 2, 3]], 5):
+        with pytest.raises(QDError):
+            s.add(bad)
+    assert s.strokes == []
+
+
+@pytest.mark.parametrize("strokes", [
+    [[[10, 60, 110], [20, 90, 40]], [[30, 200], [200, 30]]],            # whole numbers in 0..255: the simplified format
+    [[[10.5, 60, 110], [20, 90, 40]], [[30, 400], [200, 30]]],          # canvas pixels: simplified like raw strokes
+    [[[7], [9]]],                                                        # a tap
+])
+def test_a_sketch_equals_render_stroke_by_stroke(strokes):
+    s = sketch.Sketch()
+    for k, stroke in enumerate(strokes):
+        np.testing.assert_array_equal(s.image(open_stroke=stroke), render.render(strokes[:k] + [stroke]))
+        s.add(stroke)
+        np.testing.assert_array_equal(s.image(), render.render(strokes[:k + 1]))

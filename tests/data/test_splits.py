@@ -81,3 +81,10 @@ def test_split_by_key_id_is_seeded_and_keeps_excluded_drawings_out_of_test():
     assert len(twins) >= 20
     _, te2 = ss.train_test_indices(seed=0, exclude_from_test=twins)
     assert not {ss.drawings[i].key_id for i in te2} & twins
+
+
+@pytest.mark.parametrize("y", [np.array([0, 1, -1, 1, 0, 1]), np.array([0, 1, 2, 1, 0, 1]), np.array([0., 1, 0, 1, 0, 1])])
+def test_labels_outside_the_classes_are_refused(y):
+    ds = bitmaps.Bitmaps(np.zeros((6, 28, 28), np.uint8), y, ["a", "b"])
+    with pytest.raises(QDError, match="labels must be 6 whole numbers in 0..1"):
+        splits.split(ds, test_size=0.5)

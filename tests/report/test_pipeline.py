@@ -7,8 +7,8 @@ import nbformat
 import pytest
 
 import qd
-from qd.models.infer import Predictor
 from qd.report import html, pipeline, scoring
+from qd.training import approaches
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +20,10 @@ def _digest(path):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     reports = tmp_path_factory.mktemp("reports")
-    demo_model = qd.MODELS_DIR / "cnn.pt"
-    before = _digest(demo_model)
+    shipped = sorted(qd.MODELS_DIR.glob("*"))
+    before = {p.name: _digest(p) for p in shipped} or None
     report = pipeline.run(quick=True, reports_dir=reports, progress=False)
-    return reports, report, (before, _digest(demo_model))
+    return reports, report, (before, {p.name: _digest(p) for p in shipped} or None)
 
 
 def test_every_notebook_ran_and_wrote_its_outputs(quick_run):
@@ -48,13 +48,14 @@ def test_every_protocol_has_our_models_and_doodlenet_beside_them(quick_run):
             assert r["infer_ms"] > 0
         assert (r["test_acc"] <= r["map3"] <= r["top3_acc"])
     assert set(by_protocol) == {"reference", "13 classes", "40 classes", "25 classes", "345 classes"}
-    approaches = {"CNN 28x28", "CNN 64x64", "CNN order/time channels", "1-D conv + BiGRU", "CNN pretrained on 40 classes"}
-    assert approaches | {"DoodleNet, 345-way"} <= by_protocol["345 classes"]      # notebook 06, every approach
+    assert set(approaches.ALL) | {"DoodleNet, 345-way"} <= by_protocol["345 classes"]   # notebook 06, every approach
     dn = {"DoodleNet, 345-way", "DoodleNet, restricted to our classes"}
-    assert {"reference MLP (Adam)", "our MLP", "reference CNN", "our CNN", "random forest (pixels)"} | dn \
+    assert {"reference MLP (Adam)", "our MLP", "reference CNN", "our CNN, shipped + TTA", "random forest (pixels)"} | dn \
         <= by_protocol["13 classes"]
     assert {"reference CNN", "reference MLP (Adam)", "our MLP", "random forest (pixels)"} | dn <= by_protocol["reference"]
-    assert {"our CNN"} | dn <= by_protocol["40 classes"]
+    assert {"our CNN, shipped + TTA"} | dn <= by_protocol["40 classes"]
+    shipped = [r for r in rows if r["model"].startswith("our CNN, shipped")]
+    assert shipped and all(r["shipped"] and "not trained in this run" in r["note"] for r in shipped)
     for r in rows:
         if r["model"].startswith("DoodleNet"):
             assert "upper bound" in r["note"]
@@ -73,11 +74,10 @@ def test_report_reads_like_a_report(quick_run):
     assert re.search(r"\d+\.\d%", text)
 
 
-def test_quick_run_saves_its_model_beside_the_reports_not_over_the_demos(quick_run):
+def test_a_run_evaluates_the_shipped_models_and_never_writes_them(quick_run):
     reports, _, (before, after) = quick_run
-    assert before == after                                    # models/cnn.pt untouched (or still absent)
-    p = Predictor(reports / "models" / "cnn.pt")
-    assert len(p.classes) == 40 and p.meta["metrics"]["protocol"] == "40 classes"
+    assert before == after and before is not None             # models/ untouched
+    assert not (reports / "models").exists()
 
 
 def test_pipeline_kernels_use_ipc_not_tcp(quick_run, capfd):

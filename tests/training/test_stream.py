@@ -1,8 +1,10 @@
 """Training at scale: download from a mirror, stream, train, resume, torchrun with 2 CPU processes."""
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +91,57 @@ def test_torchrun_two_cpu_processes_gloo(tmp_path):
     assert ranks[0]["checkpoints_written"] == 1 and ranks[1]["checkpoints_written"] == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.pt"]
     assert checkpoint.load(out)[1]["classes"] == ["apple", "cat", "fish", "star"]
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+@pytest.fixture
+def mirror(tmp_path):
+    return datasets.write_mirror(tmp_path / "m", ["apple", "star", "cat"], kinds=("numpy_bitmap",)) / "numpy_bitmap"
+
+
+def _cli(mirror, tmp_path, *args):
+    return [sys.executable, "-m", "qd.training.stream", "--data-dir", str(mirror), "--epochs", "1", "--workers", "0",
+            "--out", str(tmp_path / "run.pt"), "--per-class", "300", "--model", "cnn", *args]
+
+
+@pytest.mark.parametrize("content", [b"", b"<!DOCTYPE html><html></html>"])
+def test_resume_checks_the_checkpoint_like_any_other(mirror, tmp_path, content, capsys):
+    (tmp_path / "run.pt").write_bytes(content)
+    assert stream.main(_cli(mirror, tmp_path, "--resume")[3:]) == 1
+    err = capsys.readouterr().err
+    assert "run.pt:" in err and ("empty file" in err or "not a qd checkpoint" in err)
+
+
+def test_resume_refuses_another_run_or_changed_settings(mirror, tmp_path, small_model, capsys):
+    assert stream.main(_cli(mirror, tmp_path, "--batch-size", "64")[3:]) == 0
+    capsys.readouterr()
+    assert stream.main(_cli(mirror, tmp_path, "--batch-size", "64", "--resume", "--lr", "0.5")[3:]) == 1
+    assert "these differ: lr: 0.003 -> 0.5" in capsys.readouterr().err
+    (tmp_path / "run.pt").write_bytes(Path(small_model[0]).read_bytes())       # a checkpoint of another kind
+    assert stream.main(_cli(mirror, tmp_path, "--batch-size", "64", "--resume")[3:]) == 1
+    assert "no resume state" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--per-class", "-5"], "per_class must be a whole number"),
+    (["--batch-size", "5000"], "give no full batch of 5000"),
+    (["--classes", "cat,cat"], r"duplicates: \['cat'\]"),
+    (["--workers", "-1"], "workers must be a whole number"),
+    (["--seed", "-1"], "seed must be a whole number"),
+])
+def test_a_run_that_would_train_nothing_or_wrongly_is_refused(mirror, tmp_path, args, message, capsys):
+    assert stream.main(_cli(mirror, tmp_path, *args)[3:]) == 1
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "run.pt").exists()
+
+
+def test_divergence_stops_the_stream(mirror, tmp_path, capsys):
+    assert stream.main(_cli(mirror, tmp_path, "--batch-size", "64", "--optimizer", "sgd", "--lr", "1e6")[3:]) == 1
+    assert "training diverged" in capsys.readouterr().err
+
+
+def test_the_bench_refuses_a_batch_of_nothing_at_once():
+    out = subprocess.run([sys.executable, "-m", "qd.training.stream", "--bench", "--batch-size", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "batch_size must be >= 1" in out.stderr

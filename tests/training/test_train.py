@@ -1,9 +1,13 @@
 """`python -m qd.training.train`: trains and saves; refuses bad settings before training."""
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from qd import QDError
-from qd.training import train
+from qd.models import architectures
+from qd.training import config, loop, train
 
 
 def test_cli_trains_and_saves(tmp_path, capsys):
@@ -42,3 +46,44 @@ def test_cli_refuses_bad_settings_before_training(flag, value, message, tmp_path
     with pytest.raises(QDError, match=message):
         train.main([flag, value, "--out", str(tmp_path / "m.pt")])
     assert not (tmp_path / "m.pt").exists()
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+def test_the_cli_offers_only_models_it_can_train(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--model", "rnn", "--epochs", "1"])
+    assert "invalid choice: 'rnn'" in capsys.readouterr().err
+    with pytest.raises(QDError, match="model 'rnn' takes stroke sequences"):
+        loop.fit(architectures.build("rnn", 2), np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 0, 1]),
+                 config.TrainConfig(model="rnn", epochs=1))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seed", "-1"], "seed must be a whole number in 0..2\\*\\*32-1"),
+    (["--seed", "1" * 20], "seed must be a whole number"),
+    (["--classes", ""], "names no class"),
+    (["--classes", ",,"], "names no class"),
+    (["--classes", "cat,../bitmaps/star"], "bad class name '../bitmaps/star'"),
+])
+def test_bad_seeds_and_class_lists_are_refused(args, message, tmp_path):
+    with pytest.raises(QDError, match=message):
+        train.main(["--epochs", "1", "--per-class", "20", "--out", str(tmp_path / "m.pt"), *args])
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_divergent_training_stops_and_saves_nothing(tmp_path):
+    with pytest.raises(QDError, match="training diverged: the loss is (nan|inf)"):
+        train.main(["--model", "mlp", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "3", "--classes", "cat,fish",
+                    "--per-class", "100", "--out", str(tmp_path / "m.pt")])
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_an_interrupted_run_says_what_was_kept(tmp_path):
+    script = ("import qd.training.loop as loop\n"
+              "def stop(*a, **kw): raise KeyboardInterrupt\n"
+              "loop.train_model = stop\n"
+              "import runpy, sys; sys.argv = ['x', '--epochs', '1']\n")
+    out = subprocess.run([sys.executable, "-c", script + "runpy.run_module('qd.training.train', run_name='__main__')"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "interrupted: nothing was saved" in out.stderr and "Traceback" not in out.stderr

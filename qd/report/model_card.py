@@ -1,0 +1,212 @@
+"""The release models' card: each shipped model measured on its protocol's test split, DoodleNet beside
+it, with what it is, what it was trained on and how (models/README.md, models/card.json), and the
+checksums of the files (models/SHA256SUMS).
+
+    python -m qd.report.model_card                 # after `python -m qd.training.release` (make models)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qd import atomic
+from qd.data import bitmaps, encode
+from qd.errors import QDError
+from qd.models import architectures, doodlenet
+from qd.models.infer import Predictor
+from qd.paths import DATA_DIR, MODELS_DIR
+from qd.report.metrics import balanced_accuracy, topk_accuracy
+from qd.report.tables import fmt
+from qd.training.release import RELEASES, STROKE_TASK, Release, stroke_split
+
+FIXED_PART = 2000   # the first test drawings, re-scored by the tests against the card
+TARGETS = {"cnn13": {"test_acc": 0.970}, "cnn": {"test_acc": 0.940, "unknown_called_unknown": 0.80},
+           "qd345": {"test_acc": 0.60, "top3_acc": 0.78}}
+LICENCE = ("Weights: MIT, like the code. Trained on Quick, Draw! drawings by Google, CC BY 4.0 "
+           "(https://creativecommons.org/licenses/by/4.0/); see data/README.md.")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_set(r: Release, classes: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
+    """(28x28 test images, labels, the stroke drawings or None) of a release's protocol."""
+    if r.task == STROKE_TASK:
+        ss, _, te = stroke_split(classes, r.cfg.seed)
+        drawings = [ss.drawings[i] for i in te]
+        return encode.encode("image", drawings), ss.y[te], drawings
+    sp = bitmaps.load_protocol(r.task, seed=r.cfg.seed)
+    if sp.classes != classes:
+        raise QDError(f"{r.name}: the checkpoint's classes are not the {r.task} protocol's")
+    return sp.X_test, sp.y_test, None
+
+
+def data_files(r: Release, classes: list[str]) -> dict:
+    """The bundled files a release was trained on, with their SHA-256 from data/SHA256SUMS."""
+    sums = dict(reversed(line.split("  ", 1)) for line in (DATA_DIR / "SHA256SUMS").read_text().splitlines() if line)
+    if r.task == STROKE_TASK:
+        lines = sorted(f"{h}  {p}" for p, h in sums.items() if p.startswith("strokes/"))
+        return {"files": f"data/strokes/*: {len(lines)} files (every stroke file)",
+                "sha256_of_their_SHA256SUMS_lines": hashlib.sha256("\n".join(lines).encode()).hexdigest()}
+    files = {f"bitmaps/{c}.npz": sums[f"bitmaps/{c}.npz"] for c in classes}
+    out = {"files": files}
+    if r.outlier_exposure or r.unknown_max_lost is not None:
+        out["also"] = "data/strokes/* of every class (calibration of \"I don't know\", outlier exposure)"
+    return out
+
+
+def measure(r: Release, path: Path, with_doodlenet: bool = True) -> dict:
+    """Every figure of one release model on its protocol's test split."""
+    p = Predictor(path)
+    X, y, drawings = test_set(r, p.classes)
+    probs = p.predict_image(X)
+    n = len(p.classes)
+    row = {"title": r.title, "task": r.task, "classes": n, "test": int(len(y)), "tta": p.tta,
+           "test_acc": topk_accuracy(probs, y, 1), "top3_acc": topk_accuracy(probs, y, 3),
+           "balanced_acc": balanced_accuracy(y, probs.argmax(1), n),
+           f"test_acc_first_{FIXED_PART}": topk_accuracy(probs[:FIXED_PART], y[:FIXED_PART], 1),
+           "params": architectures.n_params(p.model), "architecture": f"{p.meta['config']['model']} {p.meta['config']['model_kw']}",
+           "file": path.name, "file_sha256": sha256(path), "file_kb": round(path.stat().st_size / 1e3),
+           "weights_sha256": p.meta.get("weights_sha256"), "command": f"python -m qd.training.release --only {r.name}",
+           "config": p.meta["config"], "data": data_files(r, p.classes), "split": _split_text(r)}
+    m = p.meta.get("metrics") or {}
+    row |= {k: m[k] for k in ("train", "val", "machine", "notes", "pretrained_from", "outlier_exposure_drawings") if k in m}
+    row |= {"train_s": m.get("train_seconds"), "total_train_s": m.get("total_seconds")}
+    if isinstance(m.get("unknown"), dict):
+        u = m["unknown"]
+        row |= {"unknown_called_unknown": u["unknown_held_out_called_unknown"],
+                "unknown_right_answers_lost": u["known_right_answers_lost"],
+                "unknown_held_out_classes": u["held_out_classes"], "unknown_held_out_drawings": u["held_out_drawings"]}
+    example = drawings[0] if drawings is not None else None
+    if example is not None:
+        p.predict_strokes(example)
+        times = []
+        for _ in range(30):
+            t = time.perf_counter()
+            p.predict_strokes(example)
+            times.append(time.perf_counter() - t)
+        row["strokes_to_probs_ms"] = float(np.median(times)) * 1e3
+    if with_doodlenet:
+        net, names = doodlenet.load()
+        dn = doodlenet.predict_proba(net, X)
+        ours = doodlenet.to_ours(dn, names, p.classes)
+        row |= {"doodlenet_345way_acc": topk_accuracy(ours, y, 1), "doodlenet_345way_top3": topk_accuracy(ours, y, 3)}
+        if n < len(names):
+            restricted = doodlenet.restrict(dn, names, p.classes)
+            row |= {"doodlenet_restricted_acc": topk_accuracy(restricted, y, 1),
+                    "doodlenet_restricted_top3": topk_accuracy(restricted, y, 3)}
+    return row
+
+
+def _split_text(r: Release) -> str:
+    if r.task == STROKE_TASK:
+        return ("bundled stroke drawings of all 345 classes, one per key_id; 30% test by a seeded hash of "
+                "key_id (seed 0); drawings that are also bundled bitmap rows never in test")
+    val = f", {r.val_size:.0%} of it carved from training for calibration" if r.val_size else ""
+    return f"the '{r.task}' protocol: seeded (0), stratified 70/30 split, at most 3000 drawings a class{val}"
+
+
+def targets(name: str, row: dict) -> list[str]:
+    out = []
+    for key, goal in TARGETS.get(name, {}).items():
+        if key in row:
+            gap = row[key] - goal
+            out.append(f"{key.replace('_', ' ')} {fmt('acc', row[key])} against the target {fmt('acc', goal)}: "
+                       + ("met" if gap >= 0 else f"missed by {100 * -gap:.1f} points"))
+    return out
+
+
+def markdown(card: dict) -> str:
+    cols = [("classes", "classes"), ("test", "test drawings"), ("test_acc", "top-1"), ("top3_acc", "top-3"),
+            ("balanced_acc", "balanced"), ("doodlenet_restricted_acc", "DoodleNet restricted*"),
+            ("doodlenet_345way_acc", "DoodleNet 345-way*"), ("params", "parameters"), ("train_s", "training")]
+    lines = ["# Release models", "",
+             "Trained once by `make models` (`python -m qd.training.release`, then `python -m qd.report.model_card`,",
+             "which measured every figure below and wrote this card, `card.json` and `SHA256SUMS`). The demo",
+             "loads `cnn.pt` (and `qd345.pt` beside it); `make report` evaluates these files and never overwrites them.",
+             "", "| model | " + " | ".join(t for _, t in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in card["models"].items():
+        lines.append(f"| `{name}.pt`: {row['title']} | " + " | ".join(fmt(k, row.get(k)) for k, _ in cols) + " |")
+    lines += ["", "\\* DoodleNet (ml5, MIT) on the same test drawings. It trained on the first 50,000 drawings of every",
+              "class, and most bundled drawings are early rows of the official files, so it may have seen these very",
+              "test drawings: its figures are upper bounds. Its outputs were never a training target.", ""]
+    for name, row in card["models"].items():
+        lines += [f"## `{name}.pt`: {html.escape(row['title'], quote=False)}", "",
+                  f"- **Task**: {row['classes']} classes; split: {row['split']}; "
+                  f"{fmt('n', row.get('train'))} training drawings, {fmt('n', row['test'])} test drawings.",
+                  f"- **Architecture**: {row['architecture']}, {fmt('n', row['params'])} parameters; "
+                  f"test-time flip averaging: {'yes' if row['tta'] else 'no'}.",
+                  f"- **Training**: `{row['command']}` (config: `{json.dumps(row['config'])}`), "
+                  f"{fmt('train_s', row.get('train_s'))} of training ({fmt('train_s', row.get('total_train_s'))} with "
+                  f"data and calibration) on {row.get('machine', '?')}."]
+        for note in row.get("notes", []):
+            lines.append(f"  - {note}")
+        peer = [f"{label} {fmt('acc', row[k + '_acc'])} top-1, {fmt('acc', row[k + '_top3'])} top-3"
+                for k, label in (("doodlenet_restricted", "restricted to our classes"), ("doodlenet_345way", "345-way"))
+                if k + "_acc" in row]
+        lines.append(f"- **Figures** (test split): top-1 {fmt('acc', row['test_acc'])}, top-3 {fmt('acc', row['top3_acc'])}, "
+                     f"balanced {fmt('acc', row['balanced_acc'])}; DoodleNet beside it (upper bound*): "
+                     + "; ".join(peer) + ".")
+        if "unknown_called_unknown" in row:
+            lines.append(f"- **\"I don't know\"**: {fmt('acc', row['unknown_called_unknown'])} of "
+                         f"{fmt('n', row['unknown_held_out_drawings'])} drawings of {row['unknown_held_out_classes']} "
+                         f"held-out classes outside the vocabulary answered \"I don't know\", losing "
+                         f"{fmt('acc', row['unknown_right_answers_lost'])} of the right answers.")
+        if "strokes_to_probs_ms" in row:
+            lines.append(f"- **One drawing**, strokes to probabilities: {fmt('x_ms', row['strokes_to_probs_ms'])} (median).")
+        for t in targets(name, row):
+            lines.append(f"- Target: {t}.")
+        data = row["data"]
+        if isinstance(data.get("files"), dict):
+            lines.append(f"- **Data** ({len(data['files'])} files, SHA-256 in `data/SHA256SUMS`): "
+                         + ", ".join(f"`{f}` `{h[:12]}…`" for f, h in data["files"].items()) + "."
+                         + (f" Also: {data['also']}." if "also" in data else ""))
+        else:
+            lines.append(f"- **Data**: {data['files']}; SHA-256 of their `data/SHA256SUMS` lines: "
+                         f"`{data['sha256_of_their_SHA256SUMS_lines']}`.")
+        lines += [f"- **File**: `{row['file']}`, {row['file_kb']} kB, SHA-256 `{row['file_sha256']}`; loaded with "
+                  "`weights_only=True`, weights checksummed inside the file.", ""]
+    lines += ["## Licence and attribution", "", LICENCE, ""]
+    return "\n".join(lines)
+
+
+def write(models_dir: Path = MODELS_DIR, with_doodlenet: bool = True, names=None) -> dict:
+    """Measure every release model found in `models_dir`; write card.json, README.md, SHA256SUMS."""
+    models_dir = Path(models_dir)
+    rows = {}
+    for r in RELEASES:
+        path = models_dir / f"{r.name}.pt"
+        if (names is None or r.name in names) and path.is_file():
+            rows[r.name] = measure(r, path, with_doodlenet)
+    if not rows:
+        raise QDError(f"{models_dir}: no release model to describe (run `make models`)")
+    card = {"models": rows, "measured": time.strftime("%Y-%m-%d"), "fixed_part": FIXED_PART}
+    atomic.write_text(models_dir / "card.json", json.dumps(card, indent=1, default=float) + "\n")
+    atomic.write_text(models_dir / "README.md", markdown(card))
+    atomic.write_text(models_dir / "SHA256SUMS", "".join(f"{row['file_sha256']}  {row['file']}\n" for row in rows.values()))
+    return card
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m qd.report.model_card", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models-dir", default=str(MODELS_DIR))
+    a = p.parse_args(argv)
+    try:
+        card = write(Path(a.models_dir))
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: {m: v[m] for m in ("test_acc", "top3_acc") if m in v} for k, v in card["models"].items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

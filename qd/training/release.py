@@ -1,0 +1,159 @@
+"""The release models: trained once by our own recipe (`make models`), shipped in models/, used by the
+demo out of the box and evaluated (never retrained) by the report.
+
+    python -m qd.training.release                  # every release model into models/ (~1 hour on 2 cores)
+    python -m qd.training.release --only cnn13     # one of them
+    python -m qd.training.release --tiny --out /tmp/m   # the same recipe with tiny settings (tests)
+
+Then `python -m qd.report.model_card` measures them and writes models/README.md, card.json and
+SHA256SUMS (`make models` runs both). Every random choice is seeded; the data is the bundled data.
+DoodleNet's outputs are never a training target: its figures are upper bounds because it may have
+seen our test drawings, and training on them would leak that into ours.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from qd import atomic
+from qd.data import bitmaps, encode, strokes
+from qd.errors import QDError
+from qd.models import architectures, checkpoint, unknown
+from qd.paths import MODELS_DIR
+from qd.training.config import TrainConfig
+from qd.training.loop import fit, transfer
+
+STROKE_TASK = "345 classes"     # the bundled stroke drawings of every official class
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str                   # the file in models/ (<name>.pt)
+    title: str
+    task: str                   # a bitmap protocol (qd.data.bitmaps.PROTOCOLS) or STROKE_TASK
+    cfg: TrainConfig
+    tta: bool = True            # the figures and the demo average each drawing with its mirror image
+    val_size: float = 0.0       # of the whole protocol, carved from training (calibrates "I don't know")
+    outlier_exposure: bool = False
+    unknown_max_lost: float | None = None   # fit an "I don't know" detector allowed to lose this share
+    pretrained: str | None = None           # another release's name: fine-tuned from it
+    notes: tuple = field(default=())
+
+
+RELEASES = (
+    Release("cnn13", "Our CNN, 13 classes", "13 classes",
+            TrainConfig(model="cnn", epochs=20, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="all",
+                        model_kw={"width": 48, "convs": [2, 2, 1]}),
+            notes=("QDNet, 1.5x wider and 2.5x longer than the report's former 8-epoch model",)),
+    Release("cnn", "Our CNN, 40 classes (the demo's model, with \"I don't know\")", "40 classes",
+            TrainConfig(model="cnn", epochs=12, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
+                        model_kw={"width": 32, "convs": [2, 2, 1]}),
+            val_size=0.05, outlier_exposure=True, unknown_max_lost=0.045,
+            notes=("outlier exposure: the calibration classes' stroke drawings pushed to a uniform guess",
+                   "5% of the protocol kept from training to calibrate \"I don't know\"")),
+    Release("qd345", "Our CNN, all 345 classes, from strokes", STROKE_TASK,
+            TrainConfig(model="cnn", epochs=20, lr=2e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
+                        model_kw={"width": 32, "convs": [2, 2, 1]}),
+            pretrained="cnn",
+            notes=("fine-tuned from the 40-class release model (features learned on 40 bitmap classes)",)),
+)
+BY_NAME = {r.name: r for r in RELEASES}
+
+
+def tiny(r: Release) -> Release:
+    """The same recipe with tiny settings: one epoch of a narrow model (tests, smoke runs)."""
+    return replace(r, cfg=replace(r.cfg, epochs=1, model_kw={**r.cfg.model_kw, "width": 8}))
+
+
+def stroke_split(classes=None, seed: int = 0):
+    """(stroke set, train indices, test indices) of the stroke task: bundled drawings deduplicated
+    by key_id; drawings that are also bundled bitmap rows never tested on."""
+    ss = strokes.collect(classes if classes is not None else "all")
+    return (ss, *ss.train_test_indices(0.3, seed, exclude_from_test=strokes.bitmap_twins(ss)))
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_classes: int | None = None,
+                  cal_per_class: int | None = None, progress: bool = True) -> Path:
+    """Train one release model and save it to out_dir/<name>.pt with what the card needs."""
+    t0 = time.perf_counter()
+    extra, meta = {}, {"release": r.name, "title": r.title, "task": r.task, "tta": r.tta, "notes": list(r.notes)}
+    if r.task == STROKE_TASK:
+        from_path = out_dir / f"{r.pretrained}.pt" if r.pretrained else None
+        ss, tr, te = stroke_split(bitmaps.all_classes()[:max_classes] if max_classes else None, r.cfg.seed)
+        sp = encode.task_split(ss, tr, te, "image", 28)
+        if from_path is not None:
+            if not from_path.is_file():
+                raise QDError(f"{r.name} is fine-tuned from {from_path}, which is not there: train {r.pretrained} first")
+            model, base = transfer(from_path, len(ss.classes), r.cfg.seed)
+            r = replace(r, cfg=replace(r.cfg, model_kw=base.model_kw, dropout=base.dropout))   # the architecture it has
+            meta["pretrained_from"] = from_path.name
+        else:
+            model = architectures.build(r.cfg.model, len(ss.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
+        hist = fit(model, sp.X_train, sp.y_train, r.cfg, progress=progress)
+        classes = ss.classes
+        meta |= {"train": len(tr), "test": len(te)}
+        extra["preprocessing"] = {**checkpoint.PREPROCESSING, "input": "image", "size": 28}
+    else:
+        sp = bitmaps.load_protocol(r.task, per_class, seed=r.cfg.seed, val_size=r.val_size)
+        outliers = unknown.calibration_images(sp.classes, r.cfg.seed, cal_per_class) if r.outlier_exposure else None
+        model = architectures.build(r.cfg.model, len(sp.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
+        hist = fit(model, sp.X_train, sp.y_train, r.cfg, progress=progress, outliers=outliers)
+        classes = sp.classes
+        meta |= sp.sizes()
+        if outliers is not None:
+            meta["outlier_exposure_drawings"] = len(outliers)
+        if r.unknown_max_lost is not None:
+            detector, figures = unknown.calibrate(model, sp.classes, sp.X_train, sp.y_train, sp.X_test, sp.y_test,
+                                                  r.cfg.seed, r.unknown_max_lost, cal_per_class, sp.X_val, sp.y_val,
+                                                  outliers)
+            extra["unknown"] = detector.state()
+            meta["unknown"] = figures
+    meta |= {"train_seconds": hist.seconds, "total_seconds": time.perf_counter() - t0,
+             "final_train_loss": hist.train_loss[-1], "machine": machine()}
+    return checkpoint.save(out_dir / f"{r.name}.pt", model, classes, r.cfg, meta, **extra)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m qd.training.release", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=str(MODELS_DIR), help="folder for the checkpoints")
+    p.add_argument("--only", nargs="+", choices=list(BY_NAME), help="train only these (in release order)")
+    p.add_argument("--tiny", action="store_true", help="tiny settings: 1 epoch, narrow models, little data")
+    a = p.parse_args(argv)
+    out = atomic.ensure_writable_dir(Path(a.out), "--out folder")
+    torch.set_num_threads(os.cpu_count() or 1)
+    done = {}
+    try:
+        for r in RELEASES:
+            if a.only and r.name not in a.only:
+                continue
+            rr = tiny(r) if a.tiny else r
+            t = time.perf_counter()
+            path = train_release(rr, out, per_class=60 if a.tiny else None, max_classes=12 if a.tiny else None,
+                                 cal_per_class=5 if a.tiny else None)
+            done[r.name] = {"checkpoint": str(path), "seconds": round(time.perf_counter() - t, 1)}
+            print(f"{r.name}: {path} in {done[r.name]['seconds']:.0f} s", file=sys.stderr, flush=True)
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: finished so far: {', '.join(done) or 'none'} (in {out}); the model in training was not saved",
+              file=sys.stderr)
+        return 130
+    print(json.dumps(done))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The checkpoint format: saved atomically, checksummed, every bad file a QDError."""
+import errno
+import os
+
+import numpy as np
+import pytest
+import torch
+from helpers import resave
+
+from qd import QDError, atomic
+from qd.data import ndjson
+from qd.models import architectures, checkpoint, infer
+from qd.models.infer import Predictor
+from qd.training import config, loop
+
+
+def test_checkpoint_reloads_and_predicts_the_same(tiny_split, tmp_path):
+    sp = tiny_split
+    cfg = config.TrainConfig(model="cnn", epochs=1, model_kw={"width": 8}, dropout=0.1)
+    m = architectures.build("cnn", 3, width=8, dropout=0.1)
+    loop.fit(m, sp.X_train, sp.y_train, cfg, progress=False)
+    path = checkpoint.save(tmp_path / "m.pt", m, sp.classes, cfg, {"test_acc": 0.5})
+    p = Predictor(path)
+    assert p.classes == ["apple", "star", "square"] and p.meta["metrics"] == {"test_acc": 0.5}
+    np.testing.assert_allclose(p.predict_image(sp.X_test[:50]), infer.predict_proba(m, sp.X_test[:50]), atol=1e-6)
+    probs, img = p.predict_strokes(ndjson.load_drawings(ndjson.strokes_path("star"), limit=1)[0])
+    assert img.shape == (28, 28) and probs.shape == (3,) and abs(probs.sum() - 1) < 1e-5
+    assert [c for c, _ in p.top(probs, 2)] == [sp.classes[i] for i in np.argsort(-probs)[:2]]
+    # figures measured with flip averaging: the reloaded model averages too, as the report did
+    flipped = Predictor(checkpoint.save(tmp_path / "t.pt", m, sp.classes, cfg, {"tta": True}))
+    np.testing.assert_allclose(flipped.predict_image(sp.X_test[:50]), infer.predict_proba(m, sp.X_test[:50], tta=True),
+                               atol=1e-6)
+    assert not np.allclose(flipped.predict_image(sp.X_test[:50]), p.predict_image(sp.X_test[:50]), atol=1e-4)
+
+
+def test_missing_or_bad_checkpoint_says_how_to_make_one(tmp_path):
+    with pytest.raises(QDError, match=r"no trained model at .*nope.pt: the release models ship in models/.*`make models`.*python -m qd.training.train"):
+        Predictor(tmp_path / "nope.pt")
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    with pytest.raises(QDError, match="bad.pt: not a qd checkpoint"):
+        Predictor(tmp_path / "bad.pt")
+
+
+def test_a_failed_save_leaves_the_good_checkpoint_intact(small_model, tmp_path, monkeypatch):
+    path, m, cfg = small_model
+    target = tmp_path / "cnn.pt"
+    target.write_bytes(path.read_bytes())
+    good = target.read_bytes()
+
+    def disk_full(obj, f, *a, **kw):      # writes half, then the disk is full
+        with open(f, "wb") as fh:
+            fh.write(good[: len(good) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(QDError, match=r"cnn.pt: could not write \(No space left on device\)"):
+        checkpoint.save(target, m, ["apple", "star", "square"], cfg)
+    assert target.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cnn.pt"]   # no temp file left behind
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda ck: ck["config"].update(model="mlp"), r"weights do not fit a 'mlp' model"),
+    (lambda ck: ck["config"].update(model_kw={"width": 8}), r"weights do not fit a 'cnn' model"),
+    (lambda ck: ck["config"].update(model_kw={"nonsense": 1}), r"weights do not fit a 'cnn' model"),
+    (lambda ck: ck["config"].pop("model"), r"broken config: 'model' must be one of"),
+    (lambda ck: ck.update(config="cnn"), r"broken config"),
+    (lambda ck: ck.update(classes=["only one"]), r"broken checkpoint: 'classes' must be a list of at least 2"),
+    (lambda ck: ck.update(classes=["a", "b"]), r"weights do not fit a 'cnn' model with 2 classes"),
+    (lambda ck: ck.pop("state_dict"), r"not a qd checkpoint \(missing"),
+])
+def test_a_checkpoint_of_another_kind_is_a_qderror(small_model, tmp_path, change, message):
+    path = resave(small_model[0], tmp_path / "other.pt", change)
+    with pytest.raises(QDError, match=rf"other.pt: {message}"):
+        checkpoint.load(path)
+
+
+def test_a_bit_flipped_checkpoint_fails_its_checksum(small_model, tmp_path):
+    ck = torch.load(small_model[0], weights_only=True)
+    w = ck["state_dict"]["head.3.weight"]
+    w.view(-1).view(torch.int32)[7] ^= 1 << 3          # one bit of one weight
+    torch.save(ck, tmp_path / "flipped.pt")
+    with pytest.raises(QDError, match="flipped.pt: weights fail their checksum"):
+        checkpoint.load(tmp_path / "flipped.pt")
+
+
+def test_a_checkpoint_saved_before_the_regrouping_still_loads(small_model, tmp_path):
+    """Checkpoints written by the flat package record the renderer as `qd.render.render` and may lack
+    newer config keys; they load, and answer as before."""
+    path, m, _ = small_model
+
+    def as_old(ck):
+        ck["preprocessing"] = {"input": "image", "size": 28, "scale": "x/255", "ink": "bright on black",
+                               "renderer": "qd.render.render"}
+        ck["config"] = {k: v for k, v in ck["config"].items() if k not in ("schedule", "label_smoothing")}
+    old = resave(path, tmp_path / "old.pt", as_old)
+    p = Predictor(old)
+    assert p.meta["preprocessing"]["renderer"] == "qd.render.render"
+    img = np.zeros((28, 28), np.uint8)
+    img[5:20, 10] = 255
+    np.testing.assert_allclose(p.predict_image(img), Predictor(path).predict_image(img), atol=1e-6)
+    assert loop.transfer(old, 5)[1].schedule == config.TrainConfig().schedule
+
+
+# ----------------------------------------------------------------------------- reliability, round two
+
+@pytest.mark.parametrize("content,message", [(b"", "an empty file"), (os.urandom(64), "not a qd checkpoint"),
+                                             (b"<!DOCTYPE html><html></html>", "not a qd checkpoint")])
+def test_an_empty_or_random_file_is_a_qderror_not_a_crash(tmp_path, content, message):
+    p = tmp_path / "bad.pt"
+    p.write_bytes(content)
+    with pytest.raises(QDError, match=rf"bad.pt: {message}"):
+        Predictor(p)
+
+
+def test_a_real_full_device_during_torch_save_is_a_qderror_and_keeps_the_old_file(small_model, tmp_path):
+    """torch reports a full disk as RuntimeError ('enforce fail at inline_container.cc'), not OSError:
+    /dev/full is a real device that is always full."""
+    path, m, cfg = small_model
+    target = tmp_path / "cnn.pt"
+    target.write_bytes(path.read_bytes())
+    with pytest.raises(QDError, match=r"cnn.pt: could not write \(RuntimeError"):
+        atomic.write_with(target, lambda tmp: torch.save({"x": torch.zeros(1 << 16)}, "/dev/full"))
+    assert target.read_bytes() == path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["cnn.pt"]
+
+
+def test_a_save_cleans_what_a_killed_save_left_and_spares_a_live_ones(small_model, tmp_path):
+    path, m, cfg = small_model
+    dead = tmp_path / ".cnn.pt.999999999.abc.part"
+    live = tmp_path / f".cnn.pt.{os.getppid()}.def.part"
+    dead.write_bytes(b"x" * 1000)
+    live.write_bytes(b"y")
+    checkpoint.save(tmp_path / "cnn.pt", m, ["apple", "star", "square"], cfg)
+    assert not dead.exists() and live.exists()
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda ck: ck.update(preprocessing=["image", 28]), "'preprocessing' must be a dict"),
+    (lambda ck: ck["preprocessing"].update(size="x"), "preprocessing size must be a whole number"),
+    (lambda ck: ck["preprocessing"].update(input="smell"), "input 'smell' is none of"),
+    (lambda ck: ck.update(metrics=[0.9]), "'metrics' must be a dict"),
+    (lambda ck: ck["preprocessing"].update(input="sequence"), "cannot take the input the checkpoint records"),
+    (lambda ck: ck["preprocessing"].update(size=64), "cannot take the input the checkpoint records"),
+    (lambda ck: ck.update(unknown={"means": torch.zeros(3, 7), "precision": torch.eye(7), "weights": torch.zeros(3),
+                                   "bias": 0.0, "threshold": 1.0}), "cannot take the input"),
+    (lambda ck: ck.update(unknown=[1, 2]), "broken 'unknown' detector"),
+])
+def test_bad_metadata_with_a_valid_checksum_fails_at_load_not_at_the_first_stroke(small_model, tmp_path, change, message):
+    path = resave(small_model[0], tmp_path / "meta.pt", change)
+    with pytest.raises(QDError, match=message):
+        Predictor(path)
+
+
+@pytest.mark.parametrize("img", [np.zeros((0, 28, 28), np.uint8), np.zeros((64, 64), np.uint8),
+                                 np.zeros((27, 27), np.uint8), np.zeros((28, 28), np.float32), np.zeros(784, np.uint8)])
+def test_predict_image_takes_only_the_models_images(small_model, img):
+    with pytest.raises(QDError, match="predict_image takes uint8 images"):
+        Predictor(small_model[0]).predict_image(img)

@@ -1,0 +1,63 @@
+"""The release models: every shipped file matches its card and checksum and scores what the card says;
+the recipe that made them runs end to end with tiny settings."""
+import json
+
+import numpy as np
+import pytest
+
+from qd.app import demo
+from qd.models.infer import Predictor
+from qd.paths import MODELS_DIR
+from qd.report import model_card
+from qd.report.metrics import topk_accuracy
+from qd.training import release
+
+CARD = json.loads((MODELS_DIR / "card.json").read_text()) if (MODELS_DIR / "card.json").is_file() else None
+
+
+def test_every_release_model_is_shipped_with_its_card():
+    assert CARD is not None, "models/card.json is missing: run `make models`"
+    assert set(CARD["models"]) == {r.name for r in release.RELEASES}
+    sums = dict(line.split("  ")[::-1] for line in (MODELS_DIR / "SHA256SUMS").read_text().splitlines())
+    readme = (MODELS_DIR / "README.md").read_text()
+    total = 0
+    for name, row in CARD["models"].items():
+        path = MODELS_DIR / row["file"]
+        assert model_card.sha256(path) == row["file_sha256"] == sums[row["file"]], name
+        assert f"`{row['file']}`" in readme and "CC BY 4.0" in readme
+        total += path.stat().st_size
+    assert total < 20e6
+
+
+@pytest.mark.parametrize("r", release.RELEASES, ids=lambda r: r.name)
+def test_a_shipped_model_scores_what_its_card_says(r):
+    row = CARD["models"][r.name]
+    p = Predictor(MODELS_DIR / row["file"])           # weights_only, checksum verified
+    X, y, _ = model_card.test_set(r, p.classes)
+    n = CARD["fixed_part"]
+    acc = topk_accuracy(p.predict_image(X[:n]), y[:n], 1)
+    assert abs(acc - row[f"test_acc_first_{n}"]) <= 0.002, (acc, row[f"test_acc_first_{n}"])
+    assert len(y) == row["test"] and p.tta == row["tta"]
+
+
+def test_the_demo_serves_the_shipped_model_without_training():
+    app = demo.make_app()
+    assert app.play is not None and app.free.predictor.path == MODELS_DIR / "cnn.pt"
+    assert len(app.free.predictor.classes) == 40 and app.free.predictor.detector is not None
+    assert "ours, 345 classes" in app.free.second_models
+
+
+@pytest.mark.slow
+def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
+    for r in release.RELEASES:
+        release.train_release(release.tiny(r), tmp_path, per_class=40, max_classes=12, cal_per_class=3, progress=False)
+    card = model_card.write(tmp_path, with_doodlenet=False)
+    assert list(card["models"]) == [r.name for r in release.RELEASES]
+    assert card["models"]["cnn"]["unknown_right_answers_lost"] >= 0
+    assert card["models"]["qd345"]["pretrained_from"] == "cnn.pt" and card["models"]["qd345"]["classes"] == 12
+    for row in card["models"].values():
+        assert 0 <= row["test_acc"] <= row["top3_acc"] <= 1 and row["train_s"] > 0
+    assert "Target: test acc" in (tmp_path / "README.md").read_text()
+    p = Predictor(tmp_path / "qd345.pt")
+    probs, img = p.predict_strokes([[[0, 50, 100], [0, 80, 0]]])
+    assert np.isclose(probs.sum(), 1, atol=1e-5) and img.shape == (28, 28)
