@@ -11,6 +11,7 @@
   augment    flips, rotations, shifts, scale; the reference's copies; stroke jitter
   datasets   streaming torch Datasets over official files (memory-mapped .npy, ndjson)
   download   official files for users who are online
+  filecheck  is a file a sound official class file (cheap checks of downloaded and cached files)
 
 May import: the foundation (qd.errors, qd.atomic, qd.paths). Nothing above it.
 """

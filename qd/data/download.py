@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import io
 import json
 import os
 import sys
@@ -23,11 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from qd import atomic
-from qd.data import bitmaps, ndjson
+from qd.data import bitmaps, filecheck
 from qd.errors import QDDataWarning, QDError
 
 OFFICIAL_BASE_URL = "https://storage.googleapis.com/quickdraw_dataset/full"
@@ -50,60 +48,6 @@ def class_url(name: str, kind: str = "numpy_bitmap", base_url: str | None = None
     return f"{base}/{kind}/{urllib.parse.quote(name + KINDS[kind])}"
 
 
-def _last_line(path: Path) -> bytes:
-    """The last non-empty line of a file, read from the end (bounded by the line-length cap)."""
-    with open(path, "rb") as f:
-        end = f.seek(0, os.SEEK_END)
-        block, buf = 1 << 16, b""
-        pos = end
-        while pos > 0 and len(buf) <= ndjson.MAX_LINE_BYTES:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            buf = f.read(step) + buf
-            if buf.rstrip(b"\n").count(b"\n") >= 1:
-                break
-    return buf.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-
-
-def check_file(path: Path, kind: str, name: str, where: str | None = None) -> None:
-    """Cheap validation of a downloaded or cached class file, without reading it whole.
-
-    .npy: a header matching the file size, uint8 (N, 784). ndjson: ends with a newline, and its
-    first and last lines parse as drawings of class `name` (an HTML error page served with HTTP
-    200, or another class's file, fails here)."""
-    where = where or str(path)
-    if not path.is_file():
-        raise QDError(f"{where}: {'is a folder' if path.is_dir() else 'not a regular file'}, expected the class file")
-    if kind == "numpy_bitmap":
-        bitmaps.check_npy_magic(path, where)
-        try:
-            a = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 - a corrupt header raises ValueError, SyntaxError, TokenError, ...
-            raise QDError(f"{where}: not a complete .npy ({type(e).__name__}: {e})") from e
-        if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != 784:
-            raise QDError(f"{where}: array has shape {a.shape} {a.dtype}, expected (N, 784) uint8")
-        return
-    size = path.stat().st_size
-    if size == 0:
-        raise QDError(f"{where}: file is empty")
-    with open(path, "rb") as f:
-        first = f.readline(ndjson.MAX_LINE_BYTES)
-        f.seek(size - 1)
-        if f.read(1) != b"\n":
-            raise QDError(f"{where}: ndjson does not end with a newline (truncated?)")
-    for label, line in (("first", first), ("last", _last_line(path))):
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-            head = line[:60].decode("utf-8", "replace")
-            raise QDError(f"{where}: {label} line is not Quick, Draw! ndjson (starts {head!r}); "
-                          "an error page served as data?") from e
-        d = ndjson.parse_drawing(obj, f"{where}: {label} line")
-        if d.word != name:
-            raise QDError(f"{where}: {label} line is a drawing of {d.word!r}, expected {name!r}")
-
-
 def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, deadline: float,
                 progress: bool, per_class: int | None = None) -> None:
     """One try: stream `url` to a temporary file beside `dest`, check it, rename it into place.
@@ -116,7 +60,7 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
         with os.fdopen(fd, "wb") as out:
             req = urllib.request.Request(url)
             if per_class and kind == "numpy_bitmap":
-                req.add_header("Range", f"bytes=0-{NPY_HEADER_MAX + per_class * 784 - 1}")
+                req.add_header("Range", f"bytes=0-{filecheck.NPY_HEADER_MAX + per_class * 784 - 1}")
             try:
                 resp = urllib.request.urlopen(req, timeout=timeout)
             except urllib.error.HTTPError as e:
@@ -163,9 +107,9 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
                                           "nothing was kept") from e
                         got += len(chunk)
                         bar.update(len(chunk))
-                        if per_class and kind == "numpy_bitmap" and want is None and len(head) < NPY_HEADER_MAX:
-                            head += chunk[:NPY_HEADER_MAX]
-                            want = _npy_bytes_for(head, per_class, url)
+                        if per_class and kind == "numpy_bitmap" and want is None and len(head) < filecheck.NPY_HEADER_MAX:
+                            head += chunk[:filecheck.NPY_HEADER_MAX]
+                            want = filecheck.npy_bytes_for(head, per_class, url)
                         if per_class and ((want is not None and got >= want) or lines >= per_class):
                             break                                  # enough: stop reading the rest
                 complete = not per_class or (want is None and lines < per_class)  # read to the end
@@ -175,51 +119,12 @@ def _fetch_once(url: str, dest: Path, kind: str, name: str, timeout: float, dead
                     if total is None and not chunked:
                         _confirm_length(url, got, timeout)
         if per_class and kind == "numpy_bitmap":
-            _trim_npy(Path(tmp), per_class, url)
-        check_file(Path(tmp), kind, name, where=url)
+            filecheck.trim_npy(Path(tmp), per_class, url)
+        filecheck.check_file(Path(tmp), kind, name, where=url)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-NPY_HEADER_MAX = 4096   # an .npy header is 128 bytes in practice; read this much to be sure
-
-
-def _npy_header(head: bytes, url: str):
-    """(rows, header length) of an official .npy from its first bytes, or None if not enough yet."""
-    f = io.BytesIO(head)
-    try:
-        version = np.lib.format.read_magic(f)
-        shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
-                                 else np.lib.format.read_array_header_2_0(f))
-    except ValueError as e:
-        if len(head) < NPY_HEADER_MAX:
-            return None
-        raise QDError(f"{url}: not an .npy file ({e})") from e
-    if dtype != np.uint8 or len(shape) != 2 or shape[1] != 784 or fortran:
-        raise QDError(f"{url}: array has shape {shape} {dtype}, expected (N, 784) uint8")
-    return shape[0], f.tell()
-
-
-def _npy_bytes_for(head: bytes, per_class: int, url: str) -> int | None:
-    h = _npy_header(head, url)
-    return None if h is None else h[1] + min(per_class, h[0]) * 784
-
-
-def _trim_npy(path: Path, per_class: int, url: str) -> None:
-    """Rewrite a downloaded .npy prefix as a complete .npy of its first `per_class` rows."""
-    raw = path.read_bytes()
-    h = _npy_header(raw[:NPY_HEADER_MAX], url)
-    if h is None:
-        raise QDError(f"{url}: transfer ended inside the .npy header ({len(raw)} bytes)")
-    rows, start = h
-    n = min(per_class, rows)
-    if len(raw) < start + n * 784:
-        raise QDError(f"{url}: truncated transfer, got {len(raw) - start} of {n * 784} bytes of rows")
-    a = np.frombuffer(raw, np.uint8, count=n * 784, offset=start).reshape(n, 784)
-    with open(path, "wb") as f:
-        np.save(f, a)
 
 
 def _confirm_length(url: str, got: int, timeout: float) -> None:
@@ -281,7 +186,7 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
         atomic.remove_stale_temps(dest)   # a killed run's; another live run's stay
         if dest.is_file() and not force:
             try:
-                check_file(dest, kind, name)
+                filecheck.check_file(dest, kind, name)
                 return dest
             except QDError as e:
                 warnings.warn(f"cached file is bad, fetching it again: {e}", QDDataWarning, stacklevel=3)

@@ -5,6 +5,7 @@
   tables       numbers as people read them (95.3%, 12 s), rows as tables
   stroke_study notebook 06's comparison: one approach trained and scored on a stroke task
   checks       notebook 04's checks of the demo's model: renders against official bitmaps, latency
+  model_card   the release models measured: models/README.md, card.json, SHA256SUMS
   plots        every figure the notebooks show
   pipeline     papermill runs of the notebooks (`python -m qd.report.pipeline`)
   html         reports/report.html from the rows, figures and template.html

@@ -6,6 +6,7 @@
   distributed   process-group helpers for torchrun (know nothing of the training loop)
   stream        training at scale: streaming datasets, DataLoader workers, CUDA + AMP, DDP, resume;
                 its `--bench`: throughput from memory-mapped bitmaps against rendering on the fly
+  release       the release models' recipe: `make models` trains them into models/
   approaches    the registry of stroke approaches that notebook 06, the pipeline and the tests read
 
 May import: the foundation, qd.data and qd.models.

@@ -14,7 +14,7 @@ import pytest
 from helpers import serve
 
 from qd import QDDataWarning, QDError
-from qd.data import bitmaps, download, ndjson
+from qd.data import bitmaps, download, filecheck, ndjson
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_a_corrupt_byte_in_a_cached_npy_header_is_fetched_again(server, tmp_path
     raw[raw.index(b"'shape'") + 2] = ord("(")          # a byte of the header's dict literal
     p.write_bytes(bytes(raw))
     with pytest.raises(QDError, match="not a complete .npy"):
-        download.check_file(p, "numpy_bitmap", "smiley face")
+        filecheck.check_file(p, "numpy_bitmap", "smiley face")
     with pytest.raises(QDError, match="not a valid numpy file"):
         bitmaps.read_bitmap_file(p)
     with pytest.warns(QDDataWarning, match="cached file is bad"):
