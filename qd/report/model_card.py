@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qd import atomic
-from qd.data import bitmaps, encode
+from qd.data import bitmaps, encode, ndjson
 from qd.errors import QDError
 from qd.models import architectures, doodlenet
 from qd.models.infer import Predictor
@@ -85,7 +85,8 @@ def measure(r: Release, path: Path, with_doodlenet: bool = True) -> dict:
         row |= {"unknown_called_unknown": u["unknown_held_out_called_unknown"],
                 "unknown_right_answers_lost": u["known_right_answers_lost"],
                 "unknown_held_out_classes": u["held_out_classes"], "unknown_held_out_drawings": u["held_out_drawings"]}
-    example = drawings[0] if drawings is not None else None
+    example = drawings[0] if drawings is not None else \
+        ndjson.load_drawings(ndjson.strokes_path(p.classes[0], "raw"), limit=1)[0]   # a raw drawing, as the demo gets
     if example is not None:
         p.predict_strokes(example)
         times = []

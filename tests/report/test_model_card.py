@@ -58,6 +58,8 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     for row in card["models"].values():
         assert 0 <= row["test_acc"] <= row["top3_acc"] <= 1 and row["train_s"] > 0
     assert "Target: test acc" in (tmp_path / "README.md").read_text()
+    again = release.train_release(release.tiny(release.RELEASES[0]), tmp_path / "again", per_class=40, progress=False)
+    assert Predictor(again).meta["weights_sha256"] == card["models"]["cnn13"]["weights_sha256"]   # seeded: the same model
     p = Predictor(tmp_path / "qd345.pt")
     probs, img = p.predict_strokes([[[0, 50, 100], [0, 80, 0]]])
     assert np.isclose(probs.sum(), 1, atol=1e-5) and img.shape == (28, 28)
