@@ -103,8 +103,8 @@ class DrawingApp(Board):
             self.credit.value = f'<span style="color:#888;font-size:11px">{html.escape(second.attribution)}</span>'
         self.last_latency_ms = (time.perf_counter() - t0) * 1e3
         n = len(strokes)
-        self.status.value = (f'<span style="color:#888">predicted in {self.last_latency_ms:.0f} ms '
-                             f'({n} stroke{"s" if n > 1 else ""})</span>')
+        done = f'{n} stroke{"s" if n > 1 else ""}' if open_stroke is None else f"drawing stroke {n}"
+        self.status.value = f'<span style="color:#888">predicted in {self.last_latency_ms:.0f} ms ({done})</span>'
 
     def show_result(self, top, img, message: str | None = None):
         self.last_top = top or []

@@ -248,3 +248,13 @@ def test_a_second_press_while_a_stroke_is_open_ends_that_stroke_first(sent):
 def test_png_bytes_takes_only_uint8_images(img):
     with pytest.raises(QDError, match="png_bytes takes a uint8 image"):
         view.png_bytes(img)
+
+
+def test_the_status_tells_a_guess_while_drawing_from_one_at_the_stroke_end(sent):
+    """Pages (and the browser tests) wait for '(n stroke' to know a stroke's final guess is shown."""
+    app = free.DrawingApp(FakePredictor())
+    app.on_down(10, 10)
+    app.on_move(80, 60)                     # the first move guesses at once (throttle)
+    assert "(drawing stroke 1)" in app.status.value and "(1 stroke" not in app.status.value
+    app.on_up()
+    assert "(1 stroke)" in app.status.value
