@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from qd import REPORTS_DIR, ROOT
-from qd.app import view
+from qd.app import game, view
 from qd.data import bitmaps, ndjson, render, splits
 from qd.models import checkpoint, unknown
 from qd.models.infer import Predictor
@@ -193,14 +193,20 @@ def _examples(model_path, classes, unknown_wanted=False, k=1):
 
 def test_play_a_round_won_one_lost_on_time_then_the_results(page, model_path, tmp_path):
     assert page.locator(".qd-mode button", has_text="Play").count() == 1
+    # The prompts are seeded (QD_DEMO_SEED=0): pick the drawing before the clock starts, not on its time.
+    expected = game.Game(Predictor(model_path).classes, 2, SECONDS, seed=0).start_round(0.0).prompt
+    _, d = _examples(model_path, [expected])[0]
     page.get_by_role("button", name="Start").click()
     page.wait_for_selector(".qd-prompt-name", timeout=30_000)
     prompt = page.locator(".qd-prompt-name").inner_text().split(" ", 1)[1]        # "a star" -> "star"
-    assert prompt in CLASSES and re.search(r"0:1\d", page.locator(".qd-timer").inner_text())
-    _, d = _examples(model_path, [prompt])[0]
+    assert prompt == expected and re.search(r"0:1\d", page.locator(".qd-timer").inner_text())
     _draw(page, d, mode="play")
-    page.wait_for_function(f"document.querySelector('.qd-speech').innerText.includes({('Oh, I know, it' + chr(39) + 's ' + prompt)!r})",
-                           timeout=20_000)
+    try:
+        page.wait_for_function(f"document.querySelector('.qd-speech').innerText.includes("
+                               f"{('Oh, I know, it' + chr(39) + 's ' + prompt)!r})", timeout=20_000)
+    except Exception as e:  # say what the game said instead
+        pytest.fail(f"round not won: the game said {_speech(page)!r}, the timer shows "
+                    f"{page.locator('.qd-timer').inner_text()!r} ({type(e).__name__})")
     assert _ink(page, "play") > 300
     shot = tmp_path / "play.png"
     page.locator(".qd-app").screenshot(path=str(shot))
