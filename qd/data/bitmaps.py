@@ -43,6 +43,13 @@ def check_class_name(name: str) -> str:
     return name
 
 
+def check_per_class(per_class) -> None:
+    """A `QDError` unless `per_class` is None (every drawing, or a protocol's cap) or a whole number >= 1."""
+    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
+                                  or per_class < 1):
+        raise QDError(f"per_class must be a whole number >= 1 (or None: all), got {per_class!r}")
+
+
 def all_classes() -> list[str]:
     """The 345 official class names (data/classes.txt), as the official files spell them."""
     return [line for line in CLASSES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -153,9 +160,7 @@ def load_bitmaps(classes: Sequence[str] | None = None, per_class: int | None = 3
         raise QDError("no classes given")
     if len(set(classes)) != len(classes):
         raise QDError(f"class list has duplicates: {classes}")
-    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
-                                  or per_class < 1):
-        raise QDError(f"per_class must be a whole number >= 1 (or None: all), got {per_class!r}")
+    check_per_class(per_class)
     paths = [_bitmap_path(c, d) for c in classes]  # fail on an unknown class before reading any
     xs, ys = [], []
     for i, (c, p) in enumerate(zip(classes, paths)):
@@ -174,8 +179,7 @@ def load_protocol(name: str, per_class: int | None = None, seed: int = 0, val_si
     validation part out of the training part; the test part stays the same."""
     if name not in PROTOCOLS:
         raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
-    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or per_class < 1):
-        raise QDError(f"per_class must be a whole number >= 1 (or None: the protocol's cap), got {per_class!r}")
+    check_per_class(per_class)
     classes, cap = PROTOCOLS[name]
     cap = min(cap, per_class) if per_class else cap
     with warnings.catch_warnings():

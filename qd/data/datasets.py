@@ -30,12 +30,6 @@ from qd.data.splits import in_part
 from qd.errors import QDDataWarning, QDError
 
 
-def _check_per_class(per_class) -> None:
-    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
-                                  or per_class < 1):
-        raise QDError(f"per_class must be a whole number >= 1 (or None: every drawing), got {per_class!r}")
-
-
 def _class_files(classes, folder: Path, suffix: str) -> tuple[list[str], list[Path]]:
     given = bitmaps.resolve_classes(classes)
     if given is not None and not given:
@@ -62,7 +56,7 @@ class NpyBitmaps(Dataset):
     def __init__(self, folder: str | Path, classes=None, part: str = "train", test_fraction: float = 0.3,
                  seed: int = 0, per_class: int | None = None, block: int = 100):
         self.folder = Path(folder)
-        _check_per_class(per_class)
+        bitmaps.check_per_class(per_class)
         self.classes, self.paths = _class_files(classes, self.folder, ".npy")
         if block < 1:
             raise QDError(f"block must be >= 1, got {block}")
@@ -153,7 +147,7 @@ class NdjsonStrokes(Dataset):
     def __init__(self, folder: str | Path, classes=None, part: str = "train", test_fraction: float = 0.3,
                  seed: int = 0, per_class: int | None = None, size: int = 28):
         self.folder, self.size = Path(folder), size
-        _check_per_class(per_class)
+        bitmaps.check_per_class(per_class)
         self.classes, self.paths = _class_files(classes, self.folder, ".ndjson")
         offsets, labels = [], []
         for label, p in enumerate(self.paths):

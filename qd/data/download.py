@@ -169,8 +169,7 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
         raise QDError("no classes to download: give class names or \"all\"")
     if retries < 1:
         raise QDError(f"retries must be >= 1, got {retries}")
-    if per_class is not None and per_class < 1:
-        raise QDError(f"per_class must be >= 1, got {per_class}")
+    bitmaps.check_per_class(per_class)
     if workers < 1:
         raise QDError(f"workers must be >= 1, got {workers}")
     for name in classes:
