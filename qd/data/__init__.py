@@ -6,6 +6,7 @@
   geometry   strokes checked, aligned and scaled to the 0..255 box; raw strokes simplified (RDP)
   render     strokes -> bitmaps with cairo, as Google drew them (`--bench`: its figures)
   sketch     `Sketch`: the demo's drawing, rendered stroke by stroke
+  prefixes   partial drawings (the first k strokes, a stroke cut halfway): what the game sees early
   strokes    the bundled stroke drawings as one set: dedupe by key_id, twins of bitmap rows
   encode     stroke drawings as model input: images, order/time channels, point sequences
   augment    flips, rotations, shifts, scale; the reference's copies; stroke jitter

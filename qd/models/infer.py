@@ -25,19 +25,33 @@ HOW_TO_MAKE_ONE = ("the release models ship in models/ (a fresh clone has them);
 
 
 @torch.no_grad()
-def predict_proba(model: torch.nn.Module, X: np.ndarray, batch_size: int = 256, tta: bool = False) -> np.ndarray:
-    """Class probabilities (N, C) for uint8 images. `tta`: average with the mirrored image."""
+def predict_proba(model: torch.nn.Module, X: np.ndarray, batch_size: int = 256, tta: bool = False,
+                  temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities (N, C) for uint8 images. `tta`: average with the mirrored image.
+    `temperature`: the logits are divided by it first (`qd.models.calibrate`)."""
     model.eval()
     Xt = architectures.to_tensor(X)
     architectures.nhwc_for(model, Xt)
     out = []
     for i in range(0, len(Xt), batch_size):
         xb = Xt[i:i + batch_size]
-        p = torch.softmax(model(xb), 1)
+        p = torch.softmax(model(xb) / temperature, 1)
         if tta:
-            p = (p + torch.softmax(model(torch.flip(xb, dims=[3])), 1)) / 2
+            p = (p + torch.softmax(model(torch.flip(xb, dims=[3])) / temperature, 1)) / 2
         out.append(p)
     return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def view_logits(model: torch.nn.Module, X: np.ndarray, tta: bool = False, batch_size: int = 256) -> np.ndarray:
+    """Logits (V, N, C) of uint8 images: V = 1 view, or 2 with `tta` (the image and its mirror), the
+    views `predict_proba` averages; what a temperature is fitted on (`qd.models.calibrate`)."""
+    model.eval()
+    Xt = architectures.to_tensor(X)
+    architectures.nhwc_for(model, Xt)
+    views = [lambda x: x] + ([lambda x: torch.flip(x, dims=[3])] if tta else [])
+    return np.stack([torch.cat([model(v(Xt[i:i + batch_size])) for i in range(0, len(Xt), batch_size)]).numpy()
+                     for v in views])
 
 
 def top_k(probs: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
@@ -64,6 +78,12 @@ class Predictor:
         if metrics is not None and not isinstance(metrics, dict):
             raise QDError(f"{self.path}: broken checkpoint: 'metrics' must be a dict, got {type(metrics).__name__}")
         self.input, self.size, self.max_len = self._preprocessing()
+        # Calibrated probabilities: the checkpoint's temperature (qd.models.calibrate), 1 if none.
+        self.temperature = self.meta.get("temperature", 1.0)
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
+                or not 0.01 <= self.temperature <= 100:
+            raise QDError(f"{self.path}: broken checkpoint: 'temperature' must be a number in [0.01, 100], "
+                          f"got {self.temperature!r}")
         # Test-time flip averaging when the checkpoint's figures were measured with it (notebooks 04
         # and 06), so the demo answers as the report says; "I don't know" reads the plain pass.
         self.tta = bool((metrics or {}).get("tta")) and self.input != "sequence"
@@ -124,7 +144,7 @@ class Predictor:
                 or img.ndim not in (len(one), len(one) + 1) or img.size == 0:
             raise QDError(f"predict_image takes uint8 images {one} or a non-empty stack (N, {', '.join(map(str, one))})"
                           f" for this model ({self.input}), got {img.dtype} {img.shape}")
-        p = predict_proba(self.model, img, tta=self.tta)
+        p = predict_proba(self.model, img, tta=self.tta, temperature=self.temperature)
         return p[0] if img.ndim == len(one) else p
 
     def predict_strokes(self, strokes) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +155,7 @@ class Predictor:
         if self.input == "image" and self.size == 28:
             return self.predict_image(img), img
         x = encode.encode(self.input, [strokes], size=self.size, max_len=self.max_len)
-        return predict_proba(self.model, x, tta=self.tta and x.ndim == 4)[0], img
+        return predict_proba(self.model, x, tta=self.tta and x.ndim == 4, temperature=self.temperature)[0], img
 
     def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         return top_k(probs, self.classes, k)
