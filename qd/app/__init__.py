@@ -9,6 +9,9 @@
   play       play mode: rounds against the clock
   demo       the app (play + free draw) and `make_app`, what notebooks/demo.ipynb calls
   latency    stroke end -> probabilities, measured without a browser
+  replay     real drawings replayed at their own pace through the game's rules, beside Google's AI (`--bench`)
+  serve      the classroom: Voila's kernel manager with a bound (voila.json configures the pool and culling)
+  loadtest   many real Chromium pages on the served demo at once (`make bench-demo`)
 
 May import: the foundation, qd.data and qd.models; never qd.training or qd.report.
 """

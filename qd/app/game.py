@@ -1,8 +1,9 @@
 """The rules of the game the demo plays, without any widget: Quick, Draw!'s rounds.
 
 Each round prompts a class of the model's vocabulary ("Draw a house in under 20 seconds"), takes
-guesses while the player draws, is won the moment the prompted class is the top guess with enough
-confidence, and is lost when the time is up. After the last round, the results: every drawing with
+guesses while the player draws, is won the moment the prompted class is the top guess, as in
+Google's game (`Rules`: how the replay of real drawings, `qd.app.replay`, chose them), and is lost
+when the time is up. After the last round, the results: every drawing with
 its prompt, the final guess, and the probability the model gave the prompt. Time is passed in by
 the caller (`now`, seconds), so tests drive the clock.
 """
@@ -17,6 +18,27 @@ UNKNOWN = "?"             # the guess when the model says it does not know
 ROUNDS = 6                # rounds of a game
 ROUND_SECONDS = 20.0      # the real game's time to draw
 THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this many seconds
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When a round is won. The demo plays `RULES`; `OLD_RULES` is what it played before the replay
+    of real drawings (`python -m qd.app.replay`) showed that the probability bar and the "I don't
+    know" veto lose rounds the model knows, and that a second guess in a row (`confirm=2`, the guard
+    against a flicker of the top guess) costs more wins than the wrong-prompt wins it stops."""
+    win_probability: float = 0.0      # the prompt's probability must also reach this
+    confirm: int = 1                  # guesses in a row with the prompt on top
+    unknown_vetoes: bool = False      # "I don't know" stops a win
+
+    def __post_init__(self):
+        if not isinstance(self.win_probability, (int, float)) or not 0 <= self.win_probability <= 1:
+            raise QDError(f"win_probability must be in [0, 1], got {self.win_probability!r}")
+        if not isinstance(self.confirm, int) or isinstance(self.confirm, bool) or not 1 <= self.confirm <= 100:
+            raise QDError(f"confirm must be a whole number in 1..100, got {self.confirm!r}")
+
+
+RULES = Rules()
+OLD_RULES = Rules(win_probability=0.5, unknown_vetoes=True)
 
 
 def check_settings(rounds, seconds) -> None:
@@ -37,6 +59,7 @@ class Round:
     guess: str | None = None           # the last top guess (UNKNOWN when unsure)
     p_prompt: float = 0.0              # the last probability the model gave the prompt
     ended: float | None = None
+    in_a_row: int = 0                  # guesses in a row that would win
 
     def left(self, now: float) -> float:
         return max(0.0, self.seconds - (now - self.started)) if self.status == "playing" else 0.0
@@ -46,16 +69,16 @@ class Game:
     """`rounds` rounds of `seconds` each; prompts drawn from `vocabulary` without repeats, seeded."""
 
     def __init__(self, vocabulary: list[str], rounds: int = ROUNDS, seconds: float = ROUND_SECONDS, seed: int | None = None,
-                 win_probability: float = 0.5):
+                 rules: Rules = RULES):
         if isinstance(vocabulary, (str, bytes)) or not all(isinstance(c, str) and c for c in vocabulary):
             raise QDError(f"the vocabulary must be a list of class names, got {vocabulary!r:.60}")
         if len(vocabulary) < 1:
             raise QDError("the game needs a vocabulary of at least one class")
         check_settings(rounds, seconds)
-        if not isinstance(win_probability, (int, float)) or not 0 <= win_probability <= 1:
-            raise QDError(f"win_probability must be in [0, 1], got {win_probability!r}")
+        if not isinstance(rules, Rules):
+            raise QDError(f"rules must be a qd.app.game.Rules, got {rules!r:.60}")
         self.vocabulary, self.n_rounds, self.seconds = list(vocabulary), rounds, float(seconds)
-        self.win_probability = win_probability
+        self.rules = rules
         self.rng = random.Random(seed)
         self.rounds: list[Round] = []
         self._prompts: list[str] = []
@@ -73,18 +96,22 @@ class Game:
     def over(self) -> bool:
         return len(self.rounds) == self.n_rounds and self.current.status != "playing"
 
-    def start_round(self, now: float) -> Round:
+    def start_round(self, now: float, prompt: str | None = None) -> Round:
+        """The next round, prompting `prompt` if given (the replay), else the next seeded prompt."""
         if self.current is not None and self.current.status == "playing":
             raise QDError("the current round is still being played")
         if len(self.rounds) >= self.n_rounds:
             raise QDError(f"all {self.n_rounds} rounds are played; start a new game")
-        self.rounds.append(Round(self._next_prompt(), now, self.seconds))
+        if prompt is not None and prompt not in self.vocabulary:
+            raise QDError(f"{prompt!r} is not in the game's vocabulary")
+        self.rounds.append(Round(prompt if prompt is not None else self._next_prompt(), now, self.seconds))
         return self.current
 
     def guess(self, top: list[tuple[str, float]], probs: dict[str, float] | None, now: float,
               unknown: bool = False) -> str:
         """Take the model's current answer; returns the round's status. Won when the prompt is the
-        top guess at `win_probability` or more and the model is not unsure."""
+        top guess (for `rules.confirm` guesses in a row, at `rules.win_probability` or more, and
+        with "I don't know" silent if `rules.unknown_vetoes`)."""
         r = self.current
         if r is None or r.status != "playing":
             return r.status if r else "idle"
@@ -92,7 +119,11 @@ class Game:
             return r.status
         r.guess = UNKNOWN if unknown or not top else top[0][0]
         r.p_prompt = float((probs or {}).get(r.prompt, 0.0))
-        if not unknown and top and top[0][0] == r.prompt and top[0][1] >= self.win_probability:
+        rules = self.rules
+        wins = bool(top) and top[0][0] == r.prompt and top[0][1] >= rules.win_probability \
+            and not (unknown and rules.unknown_vetoes)
+        r.in_a_row = r.in_a_row + 1 if wins else 0
+        if r.in_a_row >= rules.confirm:
             r.status, r.ended = "won", now
         return r.status
 

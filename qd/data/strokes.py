@@ -39,6 +39,35 @@ class StrokeSet:
         return split_by_key(self.keys, [d.key_id for d in self.drawings], test_fraction, seed, exclude_from_test)
 
 
+STROKE_TEST = 0.3     # the stroke task's test share, by hashed key_id: the game replay's drawings too
+
+
+def stroke_split(classes=None, seed: int = 0) -> tuple[StrokeSet, np.ndarray, np.ndarray]:
+    """(stroke set, train indices, test indices) of the stroke task: bundled drawings deduplicated
+    by key_id; drawings that are also bundled bitmap rows never tested on. The split hashes key_ids,
+    so a drawing is in the same part for any subset of classes: the 40-class model learns partial
+    drawings only from the part the 345-class model trains on, and the game replay plays the rest."""
+    ss = collect(classes if classes is not None else "all")
+    return (ss, *ss.train_test_indices(STROKE_TEST, seed, exclude_from_test=bitmap_twins(ss)))
+
+
+def raw_unlike_bitmaps(classes: Sequence[str], max_mae: float = 4.0) -> list:
+    """The bundled raw drawings of `classes` that are no row of the bundled bitmaps (rendered and
+    matched against their class's file): drawings a model trained on the bitmaps never saw. Most
+    bundled raw drawings are early rows of the official files, and so are the bitmaps; these are
+    the rest, the drawings the demo model's game replay plays (and never learns from)."""
+    have = set(bitmaps.available_classes())
+    out = []
+    for c in bitmaps.resolve_classes(classes):
+        raw = ndjson.load_drawings(ndjson.strokes_path(c, "raw"))
+        if c in have and raw:
+            twins = {i for i, _, _ in match_official(raw, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz"),
+                                                     max_mae=max_mae)}
+            raw = [d for i, d in enumerate(raw) if i not in twins]
+        out += raw
+    return out
+
+
 def dedupe(drawings: Sequence) -> list:
     """The first drawing of every key_id (drawings without one are all kept)."""
     seen, out = set(), []

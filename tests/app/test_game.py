@@ -25,20 +25,40 @@ def test_prompts_are_seeded_and_do_not_repeat():
         a.start_round(999)
 
 
-def test_a_round_is_won_when_the_prompt_is_the_confident_top_guess():
+def test_a_round_is_won_the_moment_the_prompt_is_the_top_guess():
     g = game.Game(VOCAB, rounds=2, seconds=20, seed=1)
     r = g.start_round(0.0)
     other = next(c for c in VOCAB if c != r.prompt)
     assert g.guess([(other, 0.9), (r.prompt, 0.1)], {other: 0.9, r.prompt: 0.1}, 1.0) == "playing"
+    assert r.guess == other and r.p_prompt == 0.1
+    assert g.guess([(r.prompt, 0.3), (other, 0.29)], {r.prompt: 0.3}, 2.5, unknown=True) == "won"   # never vetoed
+    assert r.ended == 2.5 and r.p_prompt == 0.3
+    g2 = game.Game(VOCAB, rounds=2, seed=1)
+    g2.start_round(0.0)
+    with pytest.raises(QDError, match="still being played"):
+        g2.start_round(1.0)
+
+
+def test_the_old_rules_wanted_a_sure_answer_and_listened_to_i_dont_know():
+    g = game.Game(VOCAB, rounds=1, seconds=20, seed=1, rules=game.OLD_RULES)
+    r = g.start_round(0.0)
+    other = next(c for c in VOCAB if c != r.prompt)
     assert g.guess([(r.prompt, 0.45), (other, 0.4)], {r.prompt: 0.45}, 2.0) == "playing"   # not sure enough
     assert g.guess([(r.prompt, 0.9)], {r.prompt: 0.9}, 3.0, unknown=True) == "playing"       # "I don't know"
     assert r.guess == game.UNKNOWN
     assert g.guess([(r.prompt, 0.8), (other, 0.1)], {r.prompt: 0.8}, 4.0) == "won"
     assert r.ended == 4.0 and r.p_prompt == 0.8 and r.guess == r.prompt
-    g2 = game.Game(VOCAB, rounds=2, seed=1)
-    g2.start_round(0.0)
-    with pytest.raises(QDError, match="still being played"):
-        g2.start_round(1.0)
+
+
+def test_a_flicker_guard_needs_the_prompt_on_top_guesses_in_a_row():
+    g = game.Game(VOCAB, rounds=1, seconds=20, rules=game.Rules(confirm=2))
+    r = g.start_round(0.0, prompt="cat")
+    assert g.guess([("cat", 0.4)], None, 1.0) == "playing"        # one flicker
+    assert g.guess([("star", 0.5)], None, 1.2) == "playing"
+    assert g.guess([("cat", 0.4)], None, 1.4) == "playing"
+    assert g.guess([("cat", 0.6)], None, 1.6) == "won" and r.ended == 1.6
+    with pytest.raises(QDError, match="not in the game's vocabulary"):
+        game.Game(VOCAB).start_round(0.0, prompt="dragon")
 
 
 def test_a_round_is_lost_when_time_runs_out():
@@ -156,10 +176,14 @@ def test_detector_separates_far_features_and_keeps_its_promise():
 @pytest.mark.parametrize("kw,message", [({"seconds": float("nan")}, "seconds must be"),
                                         ({"seconds": 0}, "seconds must be"), ({"rounds": 0}, "rounds must be"),
                                         ({"win_probability": float("nan")}, "win_probability"),
-                                        ({"win_probability": 2}, "win_probability")])
+                                        ({"win_probability": 2}, "win_probability"),
+                                        ({"confirm": 0}, "confirm")])
 def test_a_game_that_could_never_end_or_be_won_is_refused(kw, message):
     with pytest.raises(QDError, match=message):
-        game.Game(VOCAB, **kw)
+        if "seconds" in kw or "rounds" in kw:
+            game.Game(VOCAB, **kw)
+        else:
+            game.Game(VOCAB, rules=game.Rules(**kw))
 
 
 def test_a_string_is_not_a_vocabulary():
