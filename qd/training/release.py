@@ -21,12 +21,14 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from qd import atomic
-from qd.data import bitmaps, encode, strokes
+from qd.data import bitmaps, encode, prefixes, splits, strokes
+from qd.data.render import render_batch
 from qd.errors import QDError
-from qd.models import architectures, checkpoint, unknown
+from qd.models import architectures, calibrate, checkpoint, infer, unknown
 from qd.paths import MODELS_DIR
 from qd.training.config import TrainConfig
 from qd.training.loop import fit, transfer
@@ -45,6 +47,8 @@ class Release:
     outlier_exposure: bool = False
     unknown_max_lost: float | None = None   # fit an "I don't know" detector allowed to lose this share
     pretrained: str | None = None           # another release's name: fine-tuned from it
+    partial: int | None = None              # learn partial drawings: this many cuts of each training stroke drawing
+    calibrate: bool = False                 # fit a temperature on the validation part (qd.models.calibrate)
     notes: tuple = field(default=())
 
 
@@ -56,14 +60,19 @@ RELEASES = (
     Release("cnn", "Our CNN, 40 classes (the demo's model, with \"I don't know\")", "40 classes",
             TrainConfig(model="cnn", epochs=12, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
                         model_kw={"width": 32, "convs": [2, 2, 1]}),
-            val_size=0.05, outlier_exposure=True, unknown_max_lost=0.045,
+            val_size=0.05, outlier_exposure=True, unknown_max_lost=0.045, partial=8, calibrate=True,
             notes=("outlier exposure: the calibration classes' stroke drawings pushed to a uniform guess",
-                   "5% of the protocol kept from training to calibrate \"I don't know\"")),
+                   "5% of the protocol kept from training to calibrate \"I don't know\" and the probabilities",
+                   "partial drawings: the bundled stroke drawings of its classes (but the raw drawings that are no "
+                   "bitmap row: its game replay's), whole and cut after k strokes and mid-stroke (up to 8 cuts "
+                   "each), so it knows early in the game")),
     Release("qd345", "Our CNN, all 345 classes, from strokes", STROKE_TASK,
             TrainConfig(model="cnn", epochs=20, lr=2e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
                         model_kw={"width": 32, "convs": [2, 2, 1]}),
-            pretrained="cnn",
-            notes=("fine-tuned from the 40-class release model (features learned on 40 bitmap classes)",)),
+            pretrained="cnn", partial=4, calibrate=True,
+            notes=("fine-tuned from the 40-class release model (features learned on 40 bitmap classes)",
+                   "partial drawings: every training drawing also cut after k strokes and mid-stroke (4 cuts each)",
+                   "10% of the training drawings (by key) kept to calibrate the probabilities")),
 )
 BY_NAME = {r.name: r for r in RELEASES}
 
@@ -73,11 +82,28 @@ def tiny(r: Release) -> Release:
     return replace(r, cfg=replace(r.cfg, epochs=1, model_kw={**r.cfg.model_kw, "width": 8}))
 
 
-def stroke_split(classes=None, seed: int = 0):
-    """(stroke set, train indices, test indices) of the stroke task: bundled drawings deduplicated
-    by key_id; drawings that are also bundled bitmap rows never tested on."""
-    ss = strokes.collect(classes if classes is not None else "all")
-    return (ss, *ss.train_test_indices(0.3, seed, exclude_from_test=strokes.bitmap_twins(ss)))
+STROKE_VAL = 0.1           # of the stroke task's training part, kept to calibrate
+
+
+def with_partials(X: np.ndarray, y: np.ndarray, drawings: list, labels: np.ndarray, per_drawing: int, seed: int,
+                  whole: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Training images plus partial drawings (`qd.data.prefixes`) of stroke drawings (and, `whole`,
+    the stroke drawings complete too)."""
+    Xp, yp = prefixes.prefix_images(drawings, labels, per_drawing, seed)
+    parts, ys = [X, Xp], [y, yp]
+    if whole:
+        parts.append(render_batch(drawings))
+        ys.append(np.asarray(labels, np.int64))
+    return np.concatenate(parts), np.concatenate(ys)
+
+
+def temperature_of(model, X_val, y_val, X_test, y_test, tta: bool) -> tuple[float, dict]:
+    """The temperature fitted on the validation part, and the test ECE before and after."""
+    T = calibrate.fit_temperature(infer.view_logits(model, X_val, tta), y_val)
+    test = infer.view_logits(model, X_test, tta)
+    return T, {"temperature": T, "validation": len(y_val),
+               "ece_before": calibrate.expected_calibration_error(calibrate.probabilities(test), y_test),
+               "ece_after": calibrate.expected_calibration_error(calibrate.probabilities(test, T), y_test)}
 
 
 def machine() -> str:
@@ -91,8 +117,11 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
     extra, meta = {}, {"release": r.name, "title": r.title, "task": r.task, "tta": r.tta, "notes": list(r.notes)}
     if r.task == STROKE_TASK:
         from_path = out_dir / f"{r.pretrained}.pt" if r.pretrained else None
-        ss, tr, te = stroke_split(bitmaps.all_classes()[:max_classes] if max_classes else None, r.cfg.seed)
+        ss, tr, te = strokes.stroke_split(bitmaps.all_classes()[:max_classes] if max_classes else None, r.cfg.seed)
+        va = tr[splits.hash_fraction(ss.keys[tr], r.cfg.seed + 1) < STROKE_VAL] if r.calibrate else tr[:0]
+        tr = np.setdiff1d(tr, va)
         sp = encode.task_split(ss, tr, te, "image", 28)
+        X_val, y_val = render_batch([ss.drawings[i] for i in va]), ss.y[va]
         if from_path is not None:
             if not from_path.is_file():
                 raise QDError(f"{r.name} is fine-tuned from {from_path}, which is not there: train {r.pretrained} first")
@@ -101,17 +130,30 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
             meta["pretrained_from"] = from_path.name
         else:
             model = architectures.build(r.cfg.model, len(ss.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
-        hist = fit(model, sp.X_train, sp.y_train, r.cfg, progress=progress)
+        X_train, y_train = sp.X_train, sp.y_train
+        if r.partial:
+            X_train, y_train = with_partials(X_train, y_train, [ss.drawings[i] for i in tr], ss.y[tr], r.partial,
+                                             r.cfg.seed, whole=False)
+        hist = fit(model, X_train, y_train, r.cfg, progress=progress)
         classes = ss.classes
-        meta |= {"train": len(tr), "test": len(te)}
+        meta |= {"train": len(tr), "test": len(te), "val": len(va), "train_images": len(y_train)}
         extra["preprocessing"] = {**checkpoint.PREPROCESSING, "input": "image", "size": 28}
     else:
         sp = bitmaps.load_protocol(r.task, per_class, seed=r.cfg.seed, val_size=r.val_size)
         outliers = unknown.calibration_images(sp.classes, r.cfg.seed, cal_per_class) if r.outlier_exposure else None
         model = architectures.build(r.cfg.model, len(sp.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
-        hist = fit(model, sp.X_train, sp.y_train, r.cfg, progress=progress, outliers=outliers)
+        X_train, y_train = sp.X_train, sp.y_train
+        if r.partial:     # every stroke drawing of its classes but those its game replay plays
+            ss = strokes.collect(sp.classes)
+            played = {d.key_id for d in strokes.raw_unlike_bitmaps(sp.classes)}
+            tr = np.asarray([i for i, d in enumerate(ss.drawings) if d.key_id not in played], np.int64)
+            X_train, y_train = with_partials(X_train, y_train, [ss.drawings[i] for i in tr], ss.y[tr], r.partial,
+                                             r.cfg.seed, whole=True)
+            meta["partial_from_stroke_drawings"] = len(tr)
+        hist = fit(model, X_train, y_train, r.cfg, progress=progress, outliers=outliers)
         classes = sp.classes
-        meta |= sp.sizes()
+        meta |= sp.sizes() | {"train_images": len(y_train)}
+        X_val, y_val = sp.X_val, sp.y_val
         if outliers is not None:
             meta["outlier_exposure_drawings"] = len(outliers)
         if r.unknown_max_lost is not None:
@@ -120,6 +162,10 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
                                                   outliers)
             extra["unknown"] = detector.state()
             meta["unknown"] = figures
+    if r.calibrate:
+        if X_val is None or len(X_val) == 0:
+            raise QDError(f"{r.name} calibrates its probabilities but has no validation part (set val_size)")
+        extra["temperature"], meta["calibration"] = temperature_of(model, X_val, y_val, sp.X_test, sp.y_test, r.tta)
     meta |= {"train_seconds": hist.seconds, "total_seconds": time.perf_counter() - t0,
              "final_train_loss": hist.train_loss[-1], "machine": machine()}
     return checkpoint.save(out_dir / f"{r.name}.pt", model, classes, r.cfg, meta, **extra)
