@@ -26,7 +26,13 @@ MODEL_ORDER = ["random forest (pixels)", "random forest (PCA 50)", "reference ML
 DETAIL_COLS = [("model", "model"), ("test_acc", "accuracy"), ("top3_acc", "top-3"), ("map3", "MAP@3"),
                ("balanced_acc", "balanced accuracy"), ("train", "training drawings"), ("train_s", "training time"),
                ("infer_single_ms", "one drawing"), ("params", "parameters"), ("note", "note")]
-FIGURES = [("learning_curve", "Learning curve: more drawings per class, CNN and random forest"),
+FIGURES = [("game_won_by_class", "The game: rounds won per prompt, ours beside Google's game AI, same held-out drawings"),
+           ("game_seconds_40", "The game, 40 classes: rounds won by each second"),
+           ("game_seconds_345", "The game, 345 classes: rounds won by each second"),
+           ("game_known_by_share", "The game: right top guess against the share of strokes drawn"),
+           ("game_replays", "The game: a few rounds replayed, the guess at each stroke end"),
+           ("game_reliability", "Calibration: the demo model's confidence against its accuracy on partial drawings"),
+           ("learning_curve", "Learning curve: more drawings per class, CNN and random forest"),
            ("strokes_345", "Strokes, all 345 classes: the approaches on the same test drawings"),
            ("strokes_25", "Strokes, 25 classes: the approaches on the same test drawings"),
            ("strokes_encodings", "One drawing, four ways: 28x28, 64x64 ink, stroke order, time; the point sequence"),
@@ -77,7 +83,8 @@ def write_report(reports_dir: Path, seconds: dict[str, float], quick: bool, note
     # a model evaluated by several notebooks on one protocol (DoodleNet) counts once
     models = list({(r["model"], r["protocol"]): r for r in models}.values())
     confused = [r for r in rows if r["notebook"].endswith("_confused")]
-    facts = [r for r in rows if "test_acc" not in r and not r["notebook"].endswith("_confused")]
+    game = [r for r in rows if r["notebook"] == GAME_NOTEBOOK and str(r.get("protocol", "")).startswith("game, ")]
+    facts = [r for r in rows if "test_acc" not in r and not r["notebook"].endswith("_confused") and r not in game]
     head_rows, protocols = headline(models)
     head_cols = [("model", "model")] + [(f"test_acc {p}", PROTOCOL_TITLES.get(p, p)) for p in protocols]
     details = []
@@ -105,7 +112,7 @@ def write_report(reports_dir: Path, seconds: dict[str, float], quick: bool, note
                         f'<figcaption>{html.escape(caption)}</figcaption></figure>')
     links = "".join(f'<li><a href="{n}.html">{n}</a> ({seconds[n]:.0f} s)</li>' for n in notebooks
                     if n in seconds and (reports_dir / f"{n}.html").is_file())
-    best = _best_lines(models)
+    best = _best_lines(models, game)
     banner = ""
     if failure:
         banner = (f'<p class="fail"><b>This run FAILED:</b> {html.escape(failure)}<br>Figures below come only from '
@@ -113,7 +120,7 @@ def write_report(reports_dir: Path, seconds: dict[str, float], quick: bool, note
     elif quick:
         banner = '<p class="fail"><b>Quick run (tiny parameters): the figures are not meaningful.</b></p>'
     doc = TEMPLATE.substitute(
-        banner=banner, best=best, headline=_table(head_rows, head_cols),
+        banner=banner, best=best, headline=_table(head_rows, head_cols), game=game_table(game),
         details="".join(details) or "<p>no model results</p>", confused=conf_html or "<p>none recorded</p>",
         figures="".join(figs), facts="".join(fact_tables) or "<p>none</p>", links=links,
         generated=time.strftime("%Y-%m-%d %H:%M"), quick_flag=" --quick" if quick else "",
@@ -122,9 +129,41 @@ def write_report(reports_dir: Path, seconds: dict[str, float], quick: bool, note
     return atomic.write_text(reports_dir / "report.html", doc)
 
 
-def _best_lines(models: list[dict]) -> str:
-    """Two sentences: our best model and DoodleNet restricted, per protocol."""
-    out = []
+GAME_NOTEBOOK = "07_game"
+GAME_COLS = [("protocol", "drawings"), ("model", "player"), ("won", "rounds won"),
+             ("median_seconds_to_win", "median seconds to win"), ("false_wins", "wrong-prompt wins"),
+             ("rounds", "rounds")]
+
+
+def game_table(game: list[dict]) -> str:
+    """Notebook 07's replay: every player's rounds won and seconds to win, DoodleNet marked."""
+    rows = [{**r, "protocol": r["protocol"].removeprefix("game, "),
+             "won": fmt("rate", r["won"]), "false_wins": fmt("rate", r.get("false_wins")),
+             "median_seconds_to_win": fmt("seconds", r["median_seconds_to_win"]),
+             "model": r["model"] + (" (upper bound*)" if r.get("upper_bound") else "")}
+            for r in game]
+    return _table(rows, GAME_COLS) if rows else "<p>not run</p>"
+
+
+def _game_line(game: list[dict]) -> str:
+    """One sentence: the demo model's rounds won and time, beside Google's, on the demo's vocabulary."""
+    demo = [r for r in game if r["model"] == "ours: the demo model"]
+    if not demo:
+        return ""
+    d = demo[0]
+    goog = [r for r in game if r["protocol"] == d["protocol"] and r["model"].startswith("Google")]
+    line = (f"The game ({d['protocol'].removeprefix('game, ')}, held-out raw drawings replayed at their own pace): "
+            f"the demo model won {fmt('rate', d['won'])} of rounds, in a median of {fmt('seconds', d['median_seconds_to_win'])}")
+    if goog:
+        line += (f"; Google's game AI, on the same drawings, {fmt('rate', goog[0]['won'])} in "
+                 f"{fmt('seconds', goog[0]['median_seconds_to_win'])}")
+    return f"<li>{line}.</li>"
+
+
+def _best_lines(models: list[dict], game: list[dict] | None = None) -> str:
+    """Two sentences: our best model and DoodleNet restricted, per protocol; and the game."""
+    out = [_game_line(game)] if game else []
+    out = [x for x in out if x]
     for p in PROTOCOL_ORDER:
         ours = [r for r in models if r["protocol"] == p and not r["model"].startswith("DoodleNet")]
         peer = [r for r in models if r["protocol"] == p and r["model"] == "DoodleNet, restricted to our classes"]

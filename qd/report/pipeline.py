@@ -1,4 +1,4 @@
-"""The pipeline: run notebooks 01-06 in order with papermill, then write one HTML report.
+"""The pipeline: run notebooks 01-07 in order with papermill, then write one HTML report.
 
     python -m qd.report.pipeline                        # full parameters (make report)
     python -m qd.report.pipeline --quick                # tiny parameters, a couple of minutes (CI, smoke tests)
@@ -35,7 +35,7 @@ from qd.paths import NOTEBOOKS_DIR, REPORTS_DIR
 from qd.report.html import write_report
 from qd.training import approaches
 
-NOTEBOOKS = ["01_eda", "02_augmentation", "03_mlp", "04_cnn", "05_random_forest", "06_strokes"]
+NOTEBOOKS = ["01_eda", "02_augmentation", "03_mlp", "04_cnn", "05_random_forest", "06_strokes", "07_game"]
 
 # Small settings for --quick and for tests: every notebook runs end to end on a few hundred images.
 QUICK = {
@@ -48,6 +48,7 @@ QUICK = {
                          "curve_epochs": 1, "curve_min_steps": 2, "cnn_width": 8},
     "06_strokes": {"tasks": ["25 classes", "345 classes"], "max_classes": 12, "epochs": 1, "rnn_epochs": 1,
                    "finetune_epochs": 1, "width": 8, "max_len": 48, "approaches": list(approaches.ALL)},
+    "07_game": {"limit_per_class": 2, "limit_per_class_345": 1, "examples": 2},
 }
 
 

@@ -232,3 +232,103 @@ def scree(explained_ratio, title: str = "PCA scree plot (fit on train only)", ma
     ax.set_title(title)
     fig.legend(loc="center right", fontsize=8, bbox_to_anchor=(0.88, 0.5))
     return fig
+
+
+# ----------------------------------------------------------------------------- the game (notebook 07)
+
+def won_by_class(rates: dict, title: str, order: list[str] | None = None):
+    """Share of rounds won per class, one bar per player side by side. `rates`: {player: {class: rate}}."""
+    players = list(rates)
+    classes = order or sorted(set().union(*[set(r) for r in rates.values()]))
+    fig, ax = plt.subplots(figsize=(8, 0.22 * len(classes) * max(1, len(players)) / 2 + 1.2), layout="constrained")
+    h = 0.8 / len(players)
+    for i, p in enumerate(players):
+        ax.barh(np.arange(len(classes)) + i * h, [rates[p].get(c, np.nan) for c in classes], height=h, label=p)
+    ax.set_yticks(np.arange(len(classes)) + h * (len(players) - 1) / 2, classes)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel("rounds won")
+    ax.set_ylabel("prompt")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def won_by_time(seconds: dict, title: str, limit: float = 20.0):
+    """The share of all rounds won by each second of the round, one curve per player. `seconds`:
+    {player: array of seconds to win, nan for a round lost}."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    t = np.linspace(0, limit, 201)
+    for p, s in seconds.items():
+        s = np.asarray(s, float)
+        ax.plot(t, [(s <= x).sum() / len(s) for x in t], label=f"{p} ({np.isfinite(s).mean():.0%})")
+    ax.set_xlim(0, limit)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel("seconds since the first stroke began")
+    ax.set_ylabel("rounds won so far")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    return fig
+
+
+def known_by_share(shares, curves: dict, title: str):
+    """Top-1 accuracy against the share of the strokes drawn, one curve per player."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for p, acc in curves.items():
+        ax.plot(np.asarray(shares), acc, "o-", label=p)
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel("share of the drawing's strokes drawn")
+    ax.set_ylabel("top guess is the right class")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    return fig
+
+
+def replay_strips(strips: list, title: str, cols: int = 8):
+    """Small multiples of replayed rounds: one row per drawing, its image at each guess with the
+    guess under it. `strips`: [(row label, [image, ...], [caption, ...], [won at this guess, ...])]."""
+    cols = min(cols, max(len(s[1]) for s in strips))
+    fig, axes = plt.subplots(len(strips), cols, figsize=(cols * 1.25, len(strips) * 1.55 + 0.4), squeeze=False,
+                             layout="constrained")
+    for r, (label, images, captions, won) in enumerate(strips):
+        for k, ax in enumerate(axes[r]):
+            _off(ax)
+            if k < len(images):
+                ax.imshow(images[k], cmap=CMAP, vmin=0, vmax=255)
+                ax.set_xlabel(captions[k], fontsize=7, color="green" if won[k] else "black")
+                if won[k]:
+                    for sp in ax.spines.values():
+                        sp.set_edgecolor("green")
+                        sp.set_linewidth(2)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def reliability(curves: dict, title: str, bins: int = 10):
+    """Reliability diagram: accuracy against confidence in equal bins, one curve per (label:
+    (probabilities (N, C), labels (N,))); the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
+    for label, (probs, y) in curves.items():
+        conf, right = probs.max(1), probs.argmax(1) == y
+        which = np.minimum((conf * bins).astype(int), bins - 1)
+        xs = [conf[which == b].mean() for b in range(bins) if (which == b).any()]
+        ys = [right[which == b].mean() for b in range(bins) if (which == b).any()]
+        ax.plot(xs, ys, "o-", label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (probability of the top guess)")
+    ax.set_ylabel("share of top guesses that are right")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title)
+    return fig
