@@ -5,8 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8866
+# make demo: preheated kernels waiting for visitors, and kernels at most, the pool included
+# (voila.json has the other settings); make bench-demo: pages opened at once
+POOL   ?= 4
+MAX_KERNELS ?= 24
+VISITORS ?= 10
 
-.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo lab train download bench clean
+.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-game lab train download bench clean
 
 env: $(STAMP)
 
@@ -32,7 +37,7 @@ models: $(STAMP)       ## train the release models into models/ and write their 
 	$(PY) -m qd.training.release --out models
 	$(PY) -m qd.report.model_card --models-dir models
 
-report: $(STAMP)       ## run notebooks 01-06 with papermill (evaluating the release models), write reports/report.html
+report: $(STAMP)       ## run notebooks 01-07 with papermill (evaluating the release models), write reports/report.html
 	$(PY) -m qd.report.pipeline
 
 report-quick: $(STAMP) ## the same with tiny parameters (a few minutes)
@@ -42,8 +47,15 @@ report-strokes: $(STAMP) ## notebook 06's whole comparison: every approach (qd.t
 	$(PY) -m qd.report.pipeline --only 06_strokes -p '06_strokes.tasks=["25 classes", "345 classes"]' \
 	  -p '06_strokes.approaches="all"' -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=15
 
-demo: $(STAMP)         ## the drawing demo, served by Voila
-	$(VENV)/bin/voila notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser
+demo: $(STAMP)         ## the drawing demo, served by Voila on this machine (a class: make demo HOST=0.0.0.0 POOL=10)
+	$(VENV)/bin/voila notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser \
+	  --pool_size=$(POOL) --ClassroomKernelManager.max_kernels=$(MAX_KERNELS)
+
+bench-demo: $(STAMP)   ## VISITORS real Chromium pages on the demo at once, then 50 one after another: one JSON line (~6 min)
+	$(PY) -m qd.app.loadtest --visitors $(VISITORS) --bench
+
+bench-game: $(STAMP)   ## replay held-out raw drawings through the demo's game rules: one JSON line (~5 min)
+	$(PY) -m qd.app.replay --bench
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

@@ -3,11 +3,34 @@ import contextlib
 import gzip
 import http.server
 import json
+import os
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def need_browser():
+    """Skip unless Chromium and Playwright are here; fail instead when QD_REQUIRE_BROWSER=1 (CI)."""
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install playwright)")
+    if missing:
+        msg = "browser test needs " + " and ".join(missing)
+        if os.environ.get("QD_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
 
 
 def write_ndjson(path: Path, lines: list) -> Path:
@@ -104,3 +127,30 @@ def resave(src: Path, dst: Path, change) -> Path:
     change(ck)
     torch.save(ck, dst)
     return dst
+
+
+def as_canvas(d):
+    """The drawing as the canvas will record it (scaled as `draw` does), for picking examples."""
+    pts = np.concatenate([s[:2] for s in d.strokes], axis=1)
+    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
+    return [((s[:2] - lo[:, None]) / ext * 320 + 40).tolist() for s in d.strokes]
+
+
+def draw(page, drawing, mode="free", margin=40, side=320, wait=True):
+    """Replay a drawing's strokes with real mouse moves, scaled into the canvas."""
+    box = page.locator(f".qd-{mode} canvas").first.bounding_box()
+    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
+    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
+    for s in drawing.strokes:
+        xy = (s[:2] - lo[:, None]) / ext * side + margin
+        xs, ys = (xy[0] + box["x"] + 2).tolist(), (xy[1] + box["y"] + 2).tolist()
+        page.mouse.move(xs[0], ys[0])
+        page.mouse.down()
+        for x, y in zip(xs[1:], ys[1:]):
+            page.mouse.move(x, y)
+        page.mouse.up()
+    if wait and mode == "free":
+        n = len(drawing.strokes)
+        page.wait_for_function(
+            f"document.querySelector('.qd-status') && document.querySelector('.qd-status').innerText.includes('({n} stroke')",
+            timeout=30_000)

@@ -80,8 +80,8 @@ def make_app(model_path=None, second_model=None, rounds: int | None = None, seco
     how to make one. Free draw shows a second model beside ours: DoodleNet, and our 345-class model
     (`second_model`, default models/qd345.pt) when it exists. `QD_DEMO_ROUNDS`, `QD_DEMO_SECONDS`
     and `QD_DEMO_SEED` set the game's defaults (tests)."""
-    # One drawing at a time: more than two threads only adds start-up overhead per prediction.
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # One drawing at a time, and a classroom's kernels share the cores: one thread each.
+    torch.set_num_threads(1)
     rounds, seconds, seed, notes = settings(rounds, seconds, seed)
     second_models = {}
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from qd.errors import QDError
 
@@ -45,6 +44,9 @@ def split(data, test_size: float = 0.3, val_size: float = 0.0, seed: int = 0) ->
             or (len(y) and (y.min() < 0 or y.max() >= len(data.classes))):
         raise QDError(f"labels must be {len(data.X)} whole numbers in 0..{len(data.classes) - 1} (one per image), "
                       f"got shape {y.shape} {y.dtype}" + (f", range {y.min()}..{y.max()}" if len(y) else ""))
+    # scikit-learn (with pandas and scipy) costs a demo kernel ~110 MB and 1.4 s to import; only
+    # this split needs it, and the demo never splits
+    from sklearn.model_selection import train_test_split
     counts = np.bincount(y, minlength=len(data.classes))
     if (counts < 2).any():
         few = [f"{c} ({n})" for c, n in zip(data.classes, counts) if n < 2]

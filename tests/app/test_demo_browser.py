@@ -18,6 +18,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from helpers import CHROMIUM, CHROMIUM_ARGS, as_canvas, draw, need_browser
 from PIL import Image
 
 from qd import REPORTS_DIR, ROOT
@@ -27,23 +28,7 @@ from qd.models import checkpoint, unknown
 from qd.models.infer import Predictor
 from qd.training import config, train
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
-
-
-def _need_browser():
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install playwright)")
-    if missing:
-        msg = "browser test needs " + " and ".join(missing)
-        if os.environ.get("QD_REQUIRE_BROWSER") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
 
 
 CLASSES = ["star", "square", "smiley face", "fish", "apple", "bicycle", "cat", "eye", "crown", "skull"]
@@ -53,7 +38,7 @@ SECONDS = 14     # a round: time to replay a drawing, and not too long to wait o
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     """A small CNN on 10 classes, with an "I don't know" detector calibrated as notebook 04 does."""
-    _need_browser()
+    need_browser()
     path = tmp_path_factory.mktemp("model") / "cnn.pt"
     train.main(["--model", "cnn", "--epochs", "3", "--per-class", "1000", "--out", str(path), "--classes", ",".join(CLASSES)])
     model, meta = checkpoint.load(path)
@@ -103,9 +88,7 @@ def voila(model_path, tmp_path_factory):
 def page(voila):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             pg = browser.new_page(viewport={"width": 1280, "height": 900})
             pg.console_errors = []
@@ -125,26 +108,6 @@ def _ink(page, mode="free") -> int:
     return int((a < 128).sum())
 
 
-def _draw(page, drawing, mode="free", margin=40, side=320, wait=True):
-    """Replay a drawing's strokes with real mouse moves, scaled into the canvas."""
-    box = page.locator(f".qd-{mode} canvas").first.bounding_box()
-    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
-    for s in drawing.strokes:
-        xy = (s[:2] - lo[:, None]) / ext * side + margin
-        xs, ys = (xy[0] + box["x"] + 2).tolist(), (xy[1] + box["y"] + 2).tolist()
-        page.mouse.move(xs[0], ys[0])
-        page.mouse.down()
-        for x, y in zip(xs[1:], ys[1:]):
-            page.mouse.move(x, y)
-        page.mouse.up()
-    if wait and mode == "free":
-        n = len(drawing.strokes)
-        page.wait_for_function(
-            f"document.querySelector('.qd-status') && document.querySelector('.qd-status').innerText.includes('({n} stroke')",
-            timeout=30_000)
-
-
 def _answer(page) -> str:
     return page.locator(".qd-answer").inner_text()
 
@@ -158,13 +121,6 @@ def _clear(page):
     page.wait_for_function(f"document.querySelector('.qd-answer').innerText.includes({view.EMPTY_MESSAGE!r})")
 
 
-def _as_canvas(d):
-    """The drawing as the canvas will record it (scaled as `_draw` does), for picking examples."""
-    pts = np.concatenate([s[:2] for s in d.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
-    return [((s[:2] - lo[:, None]) / ext * 320 + 40).tolist() for s in d.strokes]
-
-
 def _examples(model_path, classes, unknown_wanted=False, k=1):
     """Real raw-format drawings the model (with its detector) gets right with confidence, one per
     class; or, with `unknown_wanted`, drawings of other classes it clearly calls unknown."""
@@ -174,7 +130,7 @@ def _examples(model_path, classes, unknown_wanted=False, k=1):
         for d in ndjson.iter_drawings(ndjson.strokes_path(c, "raw")):
             if len(d.strokes) > 8:
                 continue
-            img = render.render(_as_canvas(d))
+            img = render.render(as_canvas(d))
             probs = p.predict_image(img)
             if unknown_wanted:
                 score = p.detector.score(*unknown.logits_and_features(p.model, img[None]))[0]
@@ -200,7 +156,7 @@ def test_play_a_round_won_one_lost_on_time_then_the_results(page, model_path, tm
     page.wait_for_selector(".qd-prompt-name", timeout=30_000)
     prompt = page.locator(".qd-prompt-name").inner_text().split(" ", 1)[1]        # "a star" -> "star"
     assert prompt == expected and re.search(r"0:1\d", page.locator(".qd-timer").inner_text())
-    _draw(page, d, mode="play")
+    draw(page, d, mode="play")
     try:
         page.wait_for_function(f"document.querySelector('.qd-speech').innerText.includes("
                                f"{('Oh, I know, it' + chr(39) + 's ' + prompt)!r})", timeout=20_000)
@@ -238,7 +194,7 @@ def test_free_draw_starts_empty(page):
 
 def test_drawing_shows_ink_our_bars_the_second_models_and_the_answer(page, model_path):
     c, d = _examples(model_path, CLASSES)[0]
-    _draw(page, d)
+    draw(page, d)
     assert _ink(page) > 500
     assert page.locator(".qd-chart .qd-bar").count() == 5
     assert _answer(page).startswith(f"I think it is a {c}")
@@ -252,7 +208,7 @@ def test_drawing_shows_ink_our_bars_the_second_models_and_the_answer(page, model
 
 def test_clear_drawings_of_different_classes_are_recognised(page, model_path):
     for c, d in _examples(model_path, CLASSES, k=3):
-        _draw(page, d)
+        draw(page, d)
         assert page.locator(".qd-chart .qd-bar-name").first.inner_text() == c, _answer(page)
         _clear(page)
 
@@ -260,7 +216,7 @@ def test_clear_drawings_of_different_classes_are_recognised(page, model_path):
 def test_a_drawing_of_another_class_gets_i_dont_know(page, model_path):
     others = [c for c in ndjson.stroke_classes("raw") if c not in CLASSES][::7]
     _, d = _examples(model_path, others, unknown_wanted=True)[0]
-    _draw(page, d)
+    draw(page, d)
     assert "don't know" in _answer(page)
     _clear(page)
 
@@ -275,7 +231,7 @@ def test_stroke_end_to_bars_in_the_browser_is_fast(page, model_path):
     }""")
     for c, d in _examples(model_path, CLASSES, k=3):
         for s in d.strokes:                    # stroke by stroke, a pause between, as people draw
-            _draw(page, type(d)(word=c, strokes=[s]), wait=False)
+            draw(page, type(d)(word=c, strokes=[s]), wait=False)
             time.sleep(0.25)
         _clear(page)
     lat = page.evaluate("window.qdLat")
@@ -288,7 +244,7 @@ def test_stroke_end_to_bars_in_the_browser_is_fast(page, model_path):
 
 def test_undo_and_no_console_errors(page, model_path):
     c, d = _examples(model_path, CLASSES)[0]
-    _draw(page, d)
+    draw(page, d)
     before = _ink(page)
     page.locator(".qd-free").get_by_role("button", name="Undo").click()
     page.wait_for_function(f"!document.querySelector('.qd-status').innerText.includes('({len(d.strokes)} stroke')")

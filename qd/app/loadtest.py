@@ -1,0 +1,260 @@
+"""A classroom on the demo, measured (`make bench-demo`): real Chromium pages against Voila served as
+`make demo` serves it (voila.json: preheated kernels, culling, a bound).
+
+N visitors (separate browser contexts) open the demo at once; each switches to free draw and draws a
+real bundled drawing stroke by stroke. Per visitor: seconds from opening the page until it is ready
+to draw, and stroke end -> bars latency measured in the page (mouseup -> the bar chart changes).
+Then the server's kernels and memory (Voila and its kernels, resident) with all tabs open, right
+after they close and two minutes later; then visitors one after another, and memory after the first
+and after the last. The browsers run on this machine too, sharing its cores with the server: a
+classroom's browsers run on the pupils' machines, so these figures are on the pessimistic side.
+
+    python -m qd.app.loadtest --visitors 10 --bench       # one JSON line
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import psutil
+from playwright.async_api import async_playwright
+
+from qd.data import ndjson
+from qd.errors import QDError
+from qd.paths import NOTEBOOKS_DIR, ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-dev-shm-usage"]
+CLASSES = ["star", "square", "circle", "smiley face", "crown", "fish", "eye", "house", "tree", "cat"]
+LATENCY_PROBE = """() => {
+    window.qdLat = []; let t0 = null;
+    document.addEventListener('mouseup', () => { t0 = performance.now(); }, true);
+    new MutationObserver(() => { if (t0 !== null) { window.qdLat.push(performance.now() - t0); t0 = null; } })
+        .observe(document.querySelector('.qd-free .qd-chart'), {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """Voila serving notebooks/demo.ipynb as `make demo` does (from the repo root, so voila.json
+    applies), on a free local port; `extra` adds settings (a pool size, a shorter culling time)."""
+
+    def __init__(self, log_path: Path, pool: int, max_kernels: int = 24, extra: tuple = (), env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = Path(log_path)
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "voila", str(NOTEBOOKS_DIR / "demo.ipynb"), "--no-browser", f"--port={self.port}",
+             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--pool_size={pool}",
+             f"--ClassroomKernelManager.max_kernels={max_kernels}", *extra],
+            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.pool, self.started = pool, time.time()
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_up(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "voila/static/voila.js", timeout=5).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise QDError(f"voila did not start:\n{self.text()[-3000:]}")
+                time.sleep(0.5)
+
+    def wait_pool(self, timeout: float = 300) -> float:
+        """Wait until the pool of preheated kernels is full (Voila logs it); returns the seconds
+        since the server started."""
+        while "is filled with" not in self.text():
+            if self.proc.poll() is not None or time.time() - self.started > timeout:
+                raise QDError(f"the kernel pool was not filled within {timeout:.0f} s:\n{self.text()[-3000:]}")
+            time.sleep(0.5)
+        return time.time() - self.started
+
+    def kernels(self) -> list[psutil.Process]:
+        return [p for p in psutil.Process(self.proc.pid).children(recursive=True)
+                if any("ipykernel" in a for a in p.cmdline())]
+
+    def memory_mb(self) -> float:
+        """Resident memory of Voila and every kernel, MB."""
+        procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total / 2 ** 20
+
+    def snapshot(self) -> dict:
+        return {"kernels": len(self.kernels()), "memory_mb": round(self.memory_mb())}
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+def drawings(n: int) -> list:
+    """n real drawings from the bundled simplified files, one class after another."""
+    out = []
+    for i in range(n):
+        c = CLASSES[i % len(CLASSES)]
+        found = [d for d in ndjson.iter_drawings(ndjson.strokes_path(c, "simplified")) if 2 <= len(d.strokes) <= 8]
+        out.append(found[(i // len(CLASSES)) % len(found)])
+    return out
+
+
+async def draw(page, drawing, pause: float = 0.25, side: float = 300, margin: float = 50) -> None:
+    """The drawing's strokes as real mouse moves in the free-draw canvas, a pause after each stroke."""
+    box = await page.locator(".qd-free canvas").first.bounding_box()
+    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
+    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
+    for s in drawing.strokes:
+        xy = (s[:2] - lo[:, None]) / ext * side + margin
+        xs, ys = (xy[0] + box["x"] + 2).tolist(), (xy[1] + box["y"] + 2).tolist()
+        await page.mouse.move(xs[0], ys[0])
+        await page.mouse.down()
+        for x, y in zip(xs[1:], ys[1:]):
+            await page.mouse.move(x, y)
+        await page.mouse.up()
+        await asyncio.sleep(pause)
+
+
+async def open_page(browser, url: str, timeout_s: float = 120):
+    """A new visitor (its own browser context): (context, page, seconds until ready to draw, the
+    page's text when it never became ready)."""
+    ctx = await browser.new_context(viewport={"width": 1100, "height": 900})
+    page = await ctx.new_page()
+    t0 = time.perf_counter()
+    try:
+        await page.goto(url, timeout=timeout_s * 1000)
+        await page.wait_for_selector(".qd-speech", timeout=timeout_s * 1000)
+    except Exception:  # noqa: BLE001 - the page's own words say what went wrong
+        return ctx, page, None, (await page.inner_text("body"))[:300]
+    return ctx, page, time.perf_counter() - t0, ""
+
+
+async def draw_and_measure(page, drawing) -> list[float]:
+    """Free draw, the drawing stroke by stroke; the page's stroke end -> bars latencies (ms)."""
+    await page.locator(".qd-mode button", has_text="Free draw").click()
+    await page.wait_for_selector(".qd-free canvas", state="visible")
+    await page.evaluate(LATENCY_PROBE)
+    await draw(page, drawing)
+    await asyncio.sleep(1.0)
+    return await page.evaluate("window.qdLat")
+
+
+async def classroom(url: str, n: int, server: Server, sequential: int, settle_s: float) -> dict:
+    """n visitors open the demo at once; once every page is ready (or has given up), all draw at once."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            opened = await asyncio.gather(*(open_page(browser, url) for _ in range(n)))
+            lats = await asyncio.gather(*(draw_and_measure(page, d) for (_, page, ready, _), d
+                                          in zip(opened, drawings(n)) if ready is not None))
+            open_all = server.snapshot()
+            for ctx, *_ in opened:
+                await ctx.close()
+            await asyncio.sleep(3)
+            after_close = server.snapshot()
+            await asyncio.sleep(settle_s)
+            later = server.snapshot()
+            seq = await one_after_another(browser, url, server, sequential)
+        finally:
+            await browser.close()
+    lat = [x for per in lats for x in per]
+    ready = [None if r is None else round(r, 2) for _, _, r, _ in opened]
+    return {"visitors": n, "ready_s": ready,
+            "ready_s_max": max((r for r in ready if r is not None), default=None),
+            "not_ready": sum(r is None for r in ready), "pages_said": sorted({s for *_, s in opened if s}),
+            "stroke_to_bars_ms_median": round(float(np.median(lat)), 1) if lat else None,
+            "stroke_to_bars_ms_p90": round(float(np.percentile(lat, 90)), 1) if lat else None, "strokes": len(lat),
+            "all_open": open_all, "right_after_close": after_close, f"after_{settle_s:.0f}_s": later, **seq}
+
+
+async def one_after_another(browser, url: str, server: Server, n: int) -> dict:
+    """n visitors one after another, each drawing and leaving; memory after the first and the last."""
+    if n <= 0:
+        return {}
+    mem, ready = [], []
+    for i, d in enumerate(drawings(n)):
+        ctx, page, t, said = await open_page(browser, url)
+        ready.append(None if t is None else round(t, 2))
+        if t is not None:
+            await draw_and_measure(page, d)
+        await ctx.close()
+        await asyncio.sleep(2)
+        if i in (0, n - 1):
+            mem.append(server.snapshot())
+    return {"sequential_visits": n, "sequential_ready_s_median": float(np.median([r for r in ready if r is not None])),
+            "after_first_visit": mem[0], f"after_{n}_visits": mem[-1],
+            "memory_growth": round(mem[-1]["memory_mb"] / mem[0]["memory_mb"] - 1, 3)}
+
+
+def bench(visitors: int = 10, pool: int | None = None, sequential: int = 50, settle_s: float = 120,
+          log_dir: Path | None = None) -> dict:
+    """Serve the demo with a pool of `pool` (default: one per visitor), fill it, then the classroom."""
+    if not os.path.exists(CHROMIUM):
+        raise QDError(f"the load benchmark drives Chromium at {CHROMIUM} (apt-get install chromium)")
+    log_dir = Path(log_dir or (ROOT / "reports"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    server = Server(log_dir / "bench_demo_voila.log", pool if pool is not None else visitors)
+    try:
+        server.wait_up()
+        filled = server.wait_pool()
+        idle = server.snapshot()
+        result = asyncio.run(classroom(server.url, visitors, server, sequential, settle_s))
+    finally:
+        server.stop()
+    preheated = len(re.findall(r"Using pre-heated kernel", server.text()))
+    return {"pool": server.pool, "pool_filled_s": round(filled, 1), "idle": idle,
+            "visitors_given_a_preheated_kernel": preheated, **result}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qd.app.loadtest", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--visitors", type=int, default=10, help="pages opened at once")
+    ap.add_argument("--pool", type=int, default=None, help="preheated kernels (default: one per visitor)")
+    ap.add_argument("--sequential", type=int, default=50, help="visits one after another, afterwards")
+    ap.add_argument("--settle", type=float, default=120, help="seconds to wait after the tabs close")
+    ap.add_argument("--bench", action="store_true", help="print one JSON line (the default prints it indented)")
+    a = ap.parse_args(argv)
+    try:
+        result = bench(a.visitors, a.pool, a.sequential, a.settle)
+    except QDError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if a.bench else json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

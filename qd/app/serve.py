@@ -1,0 +1,51 @@
+"""Serving the demo to a classroom with Voila's own machinery, configured in voila.json (repo root):
+
+- preheated kernels (`VoilaConfiguration.preheat_kernel`, `default_pool_size`): a pool of kernels
+  that have already run notebooks/demo.ipynb (torch imported, the models loaded), so a visitor's
+  page is ready at once; Voila refills the pool after each visitor (`fill_delay` later);
+- culling (`MappingKernelManager.cull_idle_timeout`, `cull_interval`): a kernel with no page
+  connected and idle that long is shut down, so closed tabs give their memory back (Voila also
+  shuts a kernel down when its page unloads, when the browser says so);
+- a bound (`ClassroomKernelManager.max_kernels`, below): at most that many kernels, the pool
+  included; a visitor beyond it gets a page saying plainly that every place is taken.
+
+`make demo` serves 127.0.0.1 with these settings; `make demo HOST=0.0.0.0 POOL=10 MAX_KERNELS=24`
+serves a classroom's network (README: "Serving a class").
+"""
+from __future__ import annotations
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
+from traitlets import Integer
+
+# The page says it (Voila's error page shows the status and this reason): plainly, no jargon.
+FULL_MESSAGE = "All {n} drawing places are taken right now. Please try again in a minute"
+
+
+class ClassroomKernelManager(AsyncMappingKernelManager):
+    """Jupyter's kernel manager with a bound on the number of kernels (Voila's pool included).
+    Voila wraps it (`VoilaConfiguration.multi_kernel_manager_class`) with its pool of preheated kernels."""
+
+    max_kernels = Integer(24, config=True, help="At most this many kernels at once, preheated ones included; "
+                                               "a visitor beyond them gets a page saying every place is taken.")
+
+    def kernel_count(self) -> int:
+        """Kernels running or starting."""
+        return len(set(self._kernels) | set(self._pending_kernels))
+
+    async def start_kernel(self, *args, **kwargs):
+        if self.kernel_count() >= self.max_kernels:
+            message = FULL_MESSAGE.format(n=self.max_kernels)
+            raise web.HTTPError(503, message + " (a place frees itself when someone closes their page)", reason=message)
+        return await super().start_kernel(*args, **kwargs)
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+        """Shut a kernel down, then let Voila's pool refill the place (a refill refused at the bound
+        left it short)."""
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        pools, refill = getattr(self, "_pools", None), getattr(self, "fill_if_needed", None)
+        if pools is None or refill is None:
+            return
+        for name, pool in pools.items():
+            pool[:] = [task for task in pool if not (task.done() and task.exception() is not None)]
+            refill(delay=0, notebook_name=name)
