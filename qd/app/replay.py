@@ -202,12 +202,12 @@ class Outcome:
                 "median_seconds_to_win": round(self.median_seconds, 2), "upper_bound": self.upper_bound}
 
 
-def google(drawings: Sequence, seconds: float = ROUND_SECONDS) -> Outcome:
-    """Google's game AI on the same drawings: `recognized`, won at the drawing's last point."""
+def google(drawings: Sequence) -> Outcome:
+    """Google's game AI on the same drawings: `recognized`, won at the drawing's last point (seconds
+    from its first point; 8 of the 8,870 recognised bundled raw drawings end after 21 s)."""
     won = np.array([bool(d.recognized) for d in drawings])
     ends = np.array([(max(float(np.asarray(s)[2][-1]) for s in d.strokes) - float(np.asarray(d.strokes[0])[2][0])) / 1e3
                      for d in drawings])
-    won &= ends < seconds + 1.0        # the game's own clock started before the first point
     return Outcome("Google's game AI (345 classes)", [d.word for d in drawings], won, np.where(won, ends, np.nan))
 
 

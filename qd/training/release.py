@@ -60,12 +60,12 @@ RELEASES = (
     Release("cnn", "Our CNN, 40 classes (the demo's model, with \"I don't know\")", "40 classes",
             TrainConfig(model="cnn", epochs=12, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
                         model_kw={"width": 32, "convs": [2, 2, 1]}),
-            val_size=0.05, outlier_exposure=True, unknown_max_lost=0.045, partial=8, calibrate=True,
+            val_size=0.05, outlier_exposure=True, unknown_max_lost=0.045, calibrate=True,
             notes=("outlier exposure: the calibration classes' stroke drawings pushed to a uniform guess",
                    "5% of the protocol kept from training to calibrate \"I don't know\" and the probabilities",
-                   "partial drawings: the bundled stroke drawings of its classes (but the raw drawings that are no "
-                   "bitmap row: its game replay's), whole and cut after k strokes and mid-stroke (up to 8 cuts "
-                   "each), so it knows early in the game")),
+                   "not trained on partial drawings: with them (partial=8: the bundled stroke drawings of its "
+                   "classes but its game replay's, whole and cut after k strokes and mid-stroke) the replay "
+                   "won 95.8% of rounds in a median 2.65 s, without them 97.0% in 2.42 s")),
     Release("qd345", "Our CNN, all 345 classes, from strokes", STROKE_TASK,
             TrainConfig(model="cnn", epochs=20, lr=2e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
                         model_kw={"width": 32, "convs": [2, 2, 1]}),

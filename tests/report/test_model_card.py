@@ -58,10 +58,10 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     for row in card["models"].values():
         assert 0 <= row["test_acc"] <= row["top3_acc"] <= 1 and row["train_s"] > 0
     assert "Target: test acc" in (tmp_path / "README.md").read_text()
-    for name in ("cnn", "qd345"):                 # they learn partial drawings, and carry a temperature
+    for name in ("cnn", "qd345"):                 # they carry a temperature; the 345-class one learns partial drawings
         row = card["models"][name]
-        assert row["train_images"] > row["train"] and row["temperature"] != 1.0
-        assert 0 <= row["ece_after"] <= 1 and 0 <= row["ece_before"] <= 1
+        assert row["temperature"] != 1.0 and 0 <= row["ece_after"] <= 1 and 0 <= row["ece_before"] <= 1
+    assert card["models"]["qd345"]["train_images"] > card["models"]["qd345"]["train"]
     assert card["models"]["cnn13"]["temperature"] == 1.0
     again = release.train_release(release.tiny(release.RELEASES[0]), tmp_path / "again", per_class=40, progress=False)
     assert Predictor(again).meta["weights_sha256"] == card["models"]["cnn13"]["weights_sha256"]   # seeded: the same model
