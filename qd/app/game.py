@@ -22,10 +22,12 @@ THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this 
 
 @dataclass(frozen=True)
 class Rules:
-    """When a round is won. The demo plays `RULES`; `OLD_RULES` is what it played before the replay
-    of real drawings (`python -m qd.app.replay`) showed that the probability bar and the "I don't
-    know" veto lose rounds the model knows, and that a second guess in a row (`confirm=2`, the guard
-    against a flicker of the top guess) costs more wins than the wrong-prompt wins it stops."""
+    """When a round is won. The demo plays `RULES`, what Google's game does: won the moment the
+    prompt is the top guess. `OLD_RULES` is what it played before the replay of real drawings
+    (`python -m qd.app.replay`) showed that the 50% bar and the "I don't know" veto lose rounds the
+    model knows. A guard against a flickering top guess (`confirm=2`: the prompt on top at two
+    guesses in a row) was measured too: it stops some of the wins a drawing of another class gets,
+    and loses real wins and time, so the demo plays without it (figures in notebook 07)."""
     win_probability: float = 0.0      # the prompt's probability must also reach this
     confirm: int = 1                  # guesses in a row with the prompt on top
     unknown_vetoes: bool = False      # "I don't know" stops a win
