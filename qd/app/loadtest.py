@@ -5,8 +5,9 @@ N visitors (separate browser contexts) open the demo at once; each switches to f
 real bundled drawing stroke by stroke. Per visitor: seconds from opening the page until it is ready
 to draw, and stroke end -> bars latency measured in the page (mouseup -> the bar chart changes).
 Then the server's kernels and memory (Voila and its kernels, resident) with all tabs open, right
-after they close and two minutes later; then visitors one after another, and memory after the first
-and after the last. The browsers run on this machine too, sharing its cores with the server: a
+after they close (half of them as a browser closes a tab, which asks Voila to shut the kernel down,
+half abruptly, as a crash or a lost network would: culling's job) and two minutes later; then
+visitors one after another, and memory after the first and after the last. The browsers run on this machine too, sharing its cores with the server: a
 classroom's browsers run on the pupils' machines, so these figures are on the pessimistic side.
 
     python -m qd.app.loadtest --visitors 10 --bench       # one JSON line
@@ -162,6 +163,18 @@ async def open_page(browser, url: str, timeout_s: float = 120):
     return ctx, page, time.perf_counter() - t0, ""
 
 
+async def leave(ctx, page, abruptly: bool = False) -> None:
+    """Close a visitor's tab as a browser does (its beforeunload handler runs: Voila's page asks the
+    server to shut its kernel down), or `abruptly` (a crash, a lost network: culling's job)."""
+    if not abruptly:
+        try:
+            await page.close(run_before_unload=True)
+            await asyncio.sleep(0.3)
+        except Exception:  # noqa: BLE001 - a page that is already gone
+            pass
+    await ctx.close()
+
+
 async def draw_and_measure(page, drawing) -> list[float]:
     """Free draw, the drawing stroke by stroke; the page's stroke end -> bars latencies (ms)."""
     await page.locator(".qd-mode button", has_text="Free draw").click()
@@ -181,8 +194,8 @@ async def classroom(url: str, n: int, server: Server, sequential: int, settle_s:
             lats = await asyncio.gather(*(draw_and_measure(page, d) for (_, page, ready, _), d
                                           in zip(opened, drawings(n)) if ready is not None))
             open_all = server.snapshot()
-            for ctx, *_ in opened:
-                await ctx.close()
+            for i, (ctx, page, *_) in enumerate(opened):
+                await leave(ctx, page, abruptly=i % 2 == 1)
             await asyncio.sleep(3)
             after_close = server.snapshot()
             await asyncio.sleep(settle_s)
@@ -210,7 +223,7 @@ async def one_after_another(browser, url: str, server: Server, n: int) -> dict:
         ready.append(None if t is None else round(t, 2))
         if t is not None:
             await draw_and_measure(page, d)
-        await ctx.close()
+        await leave(ctx, page)
         await asyncio.sleep(2)
         if i in (0, n - 1):
             mem.append(server.snapshot())
@@ -219,14 +232,18 @@ async def one_after_another(browser, url: str, server: Server, n: int) -> dict:
             "memory_growth": round(mem[-1]["memory_mb"] / mem[0]["memory_mb"] - 1, 3)}
 
 
-def bench(visitors: int = 10, pool: int | None = None, sequential: int = 50, settle_s: float = 120,
-          log_dir: Path | None = None) -> dict:
-    """Serve the demo with a pool of `pool` (default: one per visitor), fill it, then the classroom."""
+def bench(visitors: int = 10, pool: int | None = None, max_kernels: int | None = None, sequential: int = 50,
+          settle_s: float = 120, log_dir: Path | None = None) -> dict:
+    """Serve the demo as a teacher would for `visitors` pupils: a pool of one kernel each (`pool`)
+    and a bound a little above it (`max_kernels`, default pool + 2: the refills after a wave of
+    visitors are few, so they do not slow the drawing), fill the pool, then the classroom."""
     if not os.path.exists(CHROMIUM):
         raise QDError(f"the load benchmark drives Chromium at {CHROMIUM} (apt-get install chromium)")
     log_dir = Path(log_dir or (ROOT / "reports"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    server = Server(log_dir / "bench_demo_voila.log", pool if pool is not None else visitors)
+    pool = pool if pool is not None else visitors
+    max_kernels = max_kernels if max_kernels is not None else pool + 2
+    server = Server(log_dir / "bench_demo_voila.log", pool, max_kernels)
     try:
         server.wait_up()
         filled = server.wait_pool()
@@ -235,7 +252,7 @@ def bench(visitors: int = 10, pool: int | None = None, sequential: int = 50, set
     finally:
         server.stop()
     preheated = len(re.findall(r"Using pre-heated kernel", server.text()))
-    return {"pool": server.pool, "pool_filled_s": round(filled, 1), "idle": idle,
+    return {"pool": pool, "max_kernels": max_kernels, "pool_filled_s": round(filled, 1), "idle": idle,
             "visitors_given_a_preheated_kernel": preheated, **result}
 
 
@@ -243,12 +260,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qd.app.loadtest", description=__doc__.split("\n\n")[0])
     ap.add_argument("--visitors", type=int, default=10, help="pages opened at once")
     ap.add_argument("--pool", type=int, default=None, help="preheated kernels (default: one per visitor)")
+    ap.add_argument("--max-kernels", type=int, default=None, help="the bound (default: pool + 2)")
     ap.add_argument("--sequential", type=int, default=50, help="visits one after another, afterwards")
     ap.add_argument("--settle", type=float, default=120, help="seconds to wait after the tabs close")
     ap.add_argument("--bench", action="store_true", help="print one JSON line (the default prints it indented)")
     a = ap.parse_args(argv)
     try:
-        result = bench(a.visitors, a.pool, a.sequential, a.settle)
+        result = bench(a.visitors, a.pool, a.max_kernels, a.sequential, a.settle)
     except QDError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
