@@ -94,8 +94,15 @@ class Server:
         return time.time() - self.started
 
     def kernels(self) -> list[psutil.Process]:
-        return [p for p in psutil.Process(self.proc.pid).children(recursive=True)
-                if any("ipykernel" in a for a in p.cmdline())]
+        """The live kernel processes (a kernel just shut down may linger a moment as a zombie)."""
+        out = []
+        for p in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE and any("ipykernel" in a for a in p.cmdline()):
+                    out.append(p)
+            except psutil.Error:
+                pass
+        return out
 
     def memory_mb(self) -> float:
         """Resident memory of Voila and every kernel, MB."""
@@ -104,7 +111,7 @@ class Server:
         for p in procs:
             try:
                 total += p.memory_info().rss
-            except psutil.NoSuchProcess:
+            except psutil.Error:
                 pass
         return total / 2 ** 20
 

@@ -7,12 +7,16 @@
   connected and idle that long is shut down, so closed tabs give their memory back (Voila also
   shuts a kernel down when its page unloads, when the browser says so);
 - a bound (`ClassroomKernelManager.max_kernels`, below): at most that many kernels, the pool
-  included; a visitor beyond it gets a page saying plainly that every place is taken.
+  included; a visitor beyond it gets a page saying plainly that every place is taken;
+- a grace time (`ClassroomKernelManager.connect_grace`): a preheated kernel has sat idle in the pool,
+  so the culler would take it from a visitor whose page is still loading; it waits for the page.
 
 `make demo` serves 127.0.0.1 with these settings; `make demo HOST=0.0.0.0 POOL=10 MAX_KERNELS=24`
 serves a classroom's network (README: "Serving a class").
 """
 from __future__ import annotations
+
+import time
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
@@ -29,6 +33,14 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     max_kernels = Integer(24, config=True, help="At most this many kernels at once, preheated ones included; "
                                                "a visitor beyond them gets a page saying every place is taken.")
 
+    connect_grace = Integer(60, config=True, help="Seconds a kernel handed to a page may wait for the page to connect "
+                                                  "before culling may take it.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._connected: set[str] = set()          # kernels a page has connected to
+        self._waiting: dict[str, float] = {}       # kernels handed out, no page yet: since when
+
     def kernel_count(self) -> int:
         """Kernels running or starting."""
         return len(set(self._kernels) | set(self._pending_kernels))
@@ -39,10 +51,24 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             raise web.HTTPError(503, message + " (a place frees itself when someone closes their page)", reason=message)
         return await super().start_kernel(*args, **kwargs)
 
+    async def cull_kernel_if_idle(self, kernel_id):
+        """Culling, but not of a kernel Voila has just handed to a page that is still loading: a
+        preheated kernel sat idle in the pool, so without a grace time the culler takes it before
+        the page connects (Voila's own override already spares the kernels still in the pool)."""
+        if self._kernel_connections.get(kernel_id, 0):
+            self._connected.add(kernel_id)
+        elif kernel_id not in self._connected:
+            since = self._waiting.setdefault(kernel_id, time.monotonic())
+            if time.monotonic() - since < self.connect_grace:
+                return None
+        return await super().cull_kernel_if_idle(kernel_id)
+
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         """Shut a kernel down, then let Voila's pool refill the place (a refill refused at the bound
         left it short)."""
         await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self._connected.discard(kernel_id)
+        self._waiting.pop(kernel_id, None)
         pools, refill = getattr(self, "_pools", None), getattr(self, "fill_if_needed", None)
         if pools is None or refill is None:
             return
