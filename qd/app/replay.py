@@ -124,17 +124,28 @@ class Guesses:
     moments: list[list[Moment]]
     images: np.ndarray
     start: np.ndarray
+    skipped: list[str] = field(default_factory=list)     # drawings that cannot be replayed, and why
 
     @classmethod
     def of(cls, drawings: Sequence, throttle: float = THROTTLE_SECONDS, seconds: float = ROUND_SECONDS,
            within_strokes: bool = True, progress: bool = False) -> "Guesses":
-        """Render the drawing at every moment before the time is up."""
-        ms = [[m for m in moments(d, throttle, within_strokes) if m.t < seconds] for d in drawings]
+        """Render the drawing at every moment before the time is up. A drawing whose times go
+        backwards (5 of the 9,570 bundled raw drawings) cannot be replayed at its own pace: it is
+        left out and named in `skipped`."""
+        kept, ms, skipped = [], [], []
+        for d in drawings:
+            try:
+                ms.append([m for m in moments(d, throttle, within_strokes) if m.t < seconds])
+                kept.append(d)
+            except QDError as e:
+                skipped.append(str(e))
+        drawings = kept
         parts = [prefixes.partial(d, m.k, m.points) for d, mm in zip(drawings, ms) for m in mm]
         chunks = [render_batch(parts[i:i + 4096]) for i in
                   tqdm(range(0, len(parts), 4096), desc="render the guesses", disable=not progress, leave=False)]
         images = np.concatenate(chunks) if chunks else np.zeros((0, 28, 28), np.uint8)
-        return cls(list(drawings), ms, images, np.concatenate([[0], np.cumsum([len(m) for m in ms])]).astype(int))
+        return cls(list(drawings), ms, images, np.concatenate([[0], np.cumsum([len(m) for m in ms])]).astype(int),
+                   skipped)
 
     def subset(self, classes: Sequence[str]) -> "Guesses":
         """The drawings of `classes` only (no rendering again)."""
@@ -142,7 +153,7 @@ class Guesses:
         rows = np.concatenate([np.arange(self.start[i], self.start[i + 1]) for i in keep]) if keep else np.zeros(0, int)
         ms = [self.moments[i] for i in keep]
         return Guesses([self.drawings[i] for i in keep], ms, self.images[rows],
-                       np.concatenate([[0], np.cumsum([len(m) for m in ms])]).astype(int))
+                       np.concatenate([[0], np.cumsum([len(m) for m in ms])]).astype(int), self.skipped)
 
 
 @dataclass
@@ -310,7 +321,8 @@ def benchmark(demo_model: str | Path = DEMO_MODEL, model_345: str | Path = MODEL
              [Player.ours(model_345, "ours: 345 classes"), Player.doodlenet()])]
     for title, g, players in sets:
         rows, _ = compare(g, players, progress=progress)
-        out["tables"][title] = {"drawings": len(g.drawings), "guesses": len(g.images), "rows": rows}
+        out["tables"][title] = {"drawings": len(g.drawings), "guesses": len(g.images), "rows": rows,
+                                "skipped": g.skipped}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -319,7 +331,8 @@ def table(result: dict) -> str:
     """The benchmark as Markdown tables."""
     lines = []
     for title, t in result["tables"].items():
-        lines += [f"**{title}**: {t['drawings']} held-out raw drawings, {t['guesses']} guesses", "",
+        skipped = f" ({len(t['skipped'])} left out: times go backwards)" if t.get("skipped") else ""
+        lines += [f"**{title}**: {t['drawings']} raw drawings{skipped}, {t['guesses']:,} guesses", "",
                   "| player | won | median seconds to win | wrong-prompt wins |", "|---|---|---|---|"]
         for r in t["rows"]:
             star = " (upper bound)" if r["upper_bound"] else ""

@@ -41,8 +41,11 @@ def test_moments_follow_the_demo_throttle_and_every_stroke_end():
     assert [(m.k, round(m.t, 2)) for m in ms if m.stroke_end] == [(1, 0.76), (2, 2.2)]
     with pytest.raises(QDError, match="raw strokes with times"):
         replay.moments(drawing(line(0, 0)[:2]))
+    backwards = drawing(line(0, 5.0), line(100, 1.0))
     with pytest.raises(QDError, match="go backwards"):
-        replay.moments(drawing(line(0, 5.0), line(100, 1.0)))
+        replay.moments(backwards)
+    g = replay.Guesses.of([d, backwards])          # left out of a replay, and named
+    assert g.drawings == [d] and len(g.skipped) == 1 and "go backwards" in g.skipped[0]
 
 
 def test_a_round_is_won_at_the_moment_the_prompt_comes_out_on_top():
