@@ -235,6 +235,8 @@ async def one_after_another(browser, url: str, server: Server, n: int) -> dict:
         if i in (0, n - 1):
             mem.append(server.snapshot())
     return {"sequential_visits": n, "sequential_ready_s_median": float(np.median([r for r in ready if r is not None])),
+            "sequential_ready_s_max": max(r for r in ready if r is not None),
+            "sequential_not_ready": sum(r is None for r in ready),
             "after_first_visit": mem[0], f"after_{n}_visits": mem[-1],
             "memory_growth": round(mem[-1]["memory_mb"] / mem[0]["memory_mb"] - 1, 3)}
 

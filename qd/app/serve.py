@@ -16,6 +16,7 @@ serves a classroom's network (README: "Serving a class").
 """
 from __future__ import annotations
 
+import asyncio
 import time
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -47,6 +48,10 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
 
     async def start_kernel(self, *args, **kwargs):
         if self.kernel_count() >= self.max_kernels:
+            # A refused refill of Voila's pool would stay there as a failed task and be handed to the
+            # next visitor as an error page: drop it as soon as it has failed, so that visitor gets a
+            # kernel of its own if a place has freed by then (or this page, if not).
+            asyncio.get_running_loop().call_soon(self._drop_failed_refills)
             message = FULL_MESSAGE.format(n=self.max_kernels)
             raise web.HTTPError(503, message + " (a place frees itself when someone closes their page)", reason=message)
         return await super().start_kernel(*args, **kwargs)
@@ -63,15 +68,17 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
                 return None
         return await super().cull_kernel_if_idle(kernel_id)
 
+    def _drop_failed_refills(self) -> None:
+        for pool in (getattr(self, "_pools", None) or {}).values():
+            pool[:] = [task for task in pool if not (task.done() and task.exception() is not None)]
+
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         """Shut a kernel down, then let Voila's pool refill the place (a refill refused at the bound
         left it short)."""
         await super().shutdown_kernel(kernel_id, *args, **kwargs)
         self._connected.discard(kernel_id)
         self._waiting.pop(kernel_id, None)
-        pools, refill = getattr(self, "_pools", None), getattr(self, "fill_if_needed", None)
-        if pools is None or refill is None:
-            return
-        for name, pool in pools.items():
-            pool[:] = [task for task in pool if not (task.done() and task.exception() is not None)]
+        self._drop_failed_refills()
+        refill = getattr(self, "fill_if_needed", None)
+        for name in (getattr(self, "_pools", None) or {}) if refill is not None else ():
             refill(delay=0, notebook_name=name)

@@ -69,10 +69,12 @@ RELEASES = (
     Release("qd345", "Our CNN, all 345 classes, from strokes", STROKE_TASK,
             TrainConfig(model="cnn", epochs=20, lr=2e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
                         model_kw={"width": 32, "convs": [2, 2, 1]}),
-            pretrained="cnn", partial=4, calibrate=True,
+            pretrained="cnn", calibrate=True,
             notes=("fine-tuned from the 40-class release model (features learned on 40 bitmap classes)",
-                   "partial drawings: every training drawing also cut after k strokes and mid-stroke (4 cuts each)",
-                   "10% of the training drawings (by key) kept to calibrate the probabilities")),
+                   "10% of the training drawings (by key) kept to calibrate the probabilities",
+                   "not trained on partial drawings: with them (partial=4: every training drawing also cut after "
+                   "k strokes and mid-stroke) the replay won 58.1% of rounds and the complete held-out raw "
+                   "drawings fell to 38.8% right; without them 60.9% and 46.7% (before the validation part)")),
 )
 BY_NAME = {r.name: r for r in RELEASES}
 
