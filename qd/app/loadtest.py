@@ -84,13 +84,23 @@ class Server:
                     raise QDError(f"voila did not start:\n{self.text()[-3000:]}")
                 time.sleep(0.5)
 
-    def wait_pool(self, timeout: float = 300) -> float:
-        """Wait until the pool of preheated kernels is full (Voila logs it); returns the seconds
-        since the server started."""
-        while "is filled with" not in self.text():
+    def wait_pool(self, timeout: float = 600) -> float:
+        """Wait until the pool is warm: `pool` kernels, each done running the notebook (Voila's "pool
+        is filled" comes when they have started, not when the notebook has run in them: then they
+        fall idle). Returns the seconds since the server started."""
+        quiet, seen = 0, {}
+        while quiet < 3:
             if self.proc.poll() is not None or time.time() - self.started > timeout:
-                raise QDError(f"the kernel pool was not filled within {timeout:.0f} s:\n{self.text()[-3000:]}")
-            time.sleep(0.5)
+                raise QDError(f"the kernel pool did not warm up within {timeout:.0f} s:\n{self.text()[-3000:]}")
+            kernels = self.kernels()
+            busy = 0.0
+            for k in kernels:                # the same Process each time: cpu_percent is since the last call
+                try:
+                    busy += seen.setdefault(k.pid, k).cpu_percent(interval=None)
+                except psutil.Error:
+                    pass
+            quiet = quiet + 1 if len(kernels) >= self.pool and "is filled with" in self.text() and busy < 10 else 0
+            time.sleep(1.0)
         return time.time() - self.started
 
     def kernels(self) -> list[psutil.Process]:
