@@ -94,7 +94,7 @@ def held_out(classes: Sequence[str] | str | None = None, seed: int = 0, limit_pe
     for c in ss.classes:
         found = [d for d in ndjson.iter_drawings(ndjson.strokes_path(c, "raw")) if d.key_id in test_keys]
         if c in with_bitmaps and found:       # the raw copy too (the split matched the simplified one)
-            found = without_twins(found, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz"))
+            found = strokes.without_twins(found, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz"))
         out += found[:limit_per_class]
     return out
 
@@ -109,12 +109,6 @@ def unseen_by_demo(classes: Sequence[str], limit_per_class: int | None = None) -
         if limit_per_class is None or per[d.word] <= limit_per_class:
             out.append(d)
     return out
-
-
-def without_twins(drawings: Sequence, training_bitmaps: np.ndarray, max_mae: float = 4.0) -> list:
-    """The drawings that are none of `training_bitmaps` (rows a model trained on), found by rendering."""
-    twins = {i for i, _, _ in strokes.match_official(drawings, training_bitmaps, max_mae=max_mae)}
-    return [d for i, d in enumerate(drawings) if i not in twins]
 
 
 @dataclass

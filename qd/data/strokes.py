@@ -61,11 +61,16 @@ def raw_unlike_bitmaps(classes: Sequence[str], max_mae: float = 4.0) -> list:
     for c in bitmaps.resolve_classes(classes):
         raw = ndjson.load_drawings(ndjson.strokes_path(c, "raw"))
         if c in have and raw:
-            twins = {i for i, _, _ in match_official(raw, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz"),
-                                                     max_mae=max_mae)}
-            raw = [d for i, d in enumerate(raw) if i not in twins]
+            raw = without_twins(raw, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz"), max_mae)
         out += raw
     return out
+
+
+def without_twins(drawings: Sequence, rows: np.ndarray, max_mae: float = 4.0) -> list:
+    """The drawings that are none of the bitmap `rows` (e.g. rows a model trained on), found by
+    rendering them (`match_official`)."""
+    twins = {i for i, _, _ in match_official(drawings, rows, max_mae=max_mae)}
+    return [d for i, d in enumerate(drawings) if i not in twins]
 
 
 def dedupe(drawings: Sequence) -> list:

@@ -255,6 +255,19 @@ def won_by_class(rates: dict, title: str, order: list[str] | None = None):
     return fig
 
 
+def _share_curves(fig, ax, x_max: float, xlabel: str, ylabel: str, title: str):
+    """The frame of a game curve: a share (0-100%) up the side, a grid, the legend bottom right."""
+    ax.set_xlim(0, x_max)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    return fig
+
+
 def won_by_time(seconds: dict, title: str, limit: float = 20.0):
     """The share of all rounds won by each second of the round, one curve per player. `seconds`:
     {player: array of seconds to win, nan for a round lost}."""
@@ -263,15 +276,7 @@ def won_by_time(seconds: dict, title: str, limit: float = 20.0):
     for p, s in seconds.items():
         s = np.asarray(s, float)
         ax.plot(t, [(s <= x).sum() / len(s) for x in t], label=f"{p} ({np.isfinite(s).mean():.0%})")
-    ax.set_xlim(0, limit)
-    ax.set_ylim(0, 1)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.set_xlabel("seconds since the first stroke began")
-    ax.set_ylabel("rounds won so far")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title)
-    return fig
+    return _share_curves(fig, ax, limit, "seconds since the first stroke began", "rounds won so far", title)
 
 
 def known_by_share(shares, curves: dict, title: str):
@@ -279,16 +284,8 @@ def known_by_share(shares, curves: dict, title: str):
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for p, acc in curves.items():
         ax.plot(np.asarray(shares), acc, "o-", label=p)
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1)
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.set_xlabel("share of the drawing's strokes drawn")
-    ax.set_ylabel("top guess is the right class")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title)
-    return fig
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    return _share_curves(fig, ax, 1.02, "share of the drawing's strokes drawn", "top guess is the right class", title)
 
 
 def replay_strips(strips: list, title: str, cols: int = 8):

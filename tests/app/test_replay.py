@@ -90,7 +90,7 @@ def test_a_drawing_that_is_a_training_row_is_left_out():
     a = drawing(line(10, 0.0), line(120, 2.0))
     b = drawing(line(10, 0.0), np.array([[100, 100], [0, 250], [3000, 3100]], np.float32))
     rows = render.render_many([b.strokes]).reshape(1, -1)
-    assert replay.without_twins([a, b], rows) == [a]
+    assert strokes.without_twins([a, b], rows) == [a]
 
 
 def test_the_held_out_drawings_were_never_trained_on_nor_are_bitmap_rows():
@@ -107,12 +107,12 @@ def test_the_held_out_drawings_were_never_trained_on_nor_are_bitmap_rows():
     assert "cat" in {d.word for d in out}
     for c in classes:
         mine = [d for d in out if d.word == c]
-        assert replay.without_twins(mine, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz")) == mine
+        assert strokes.without_twins(mine, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / f"{c}.npz")) == mine
 
 
 def test_the_demo_models_drawings_are_no_bitmap_rows_and_not_learned_from():
     out = replay.unseen_by_demo(["apple", "cat"])
     assert out and {d.word for d in out} == {"cat"}       # every bundled raw apple is an apple bitmap row
-    assert replay.without_twins(out, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "cat.npz")) == out
+    assert strokes.without_twins(out, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "cat.npz")) == out
     full, one = replay.unseen_by_demo(["cat", "star"]), replay.unseen_by_demo(["cat", "star"], limit_per_class=1)
     assert [d.word for d in one] == ["cat", "star"] and len(full) > 2
