@@ -11,7 +11,7 @@ POOL   ?= 4
 MAX_KERNELS ?= 24
 VISITORS ?= 10
 
-.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-game lab train download bench clean
+.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-game bench-play lab train download bench clean
 
 env: $(STAMP)
 
@@ -56,6 +56,9 @@ bench-demo: $(STAMP)   ## VISITORS real Chromium pages on the demo at once, then
 
 bench-game: $(STAMP)   ## replay held-out raw drawings through the demo's game rules: one JSON line (~5 min)
 	$(PY) -m qd.app.replay --bench
+
+bench-play: $(STAMP)   ## whole 6-round games in Chromium on the served demo, held-out drawings at their own pace: one JSON line (~7 min)
+	$(PY) -m qd.app.playtest --bench
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

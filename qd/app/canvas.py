@@ -30,9 +30,13 @@ class ReadyCanvas:
 
     def __init__(self, width: int = 400, height: int = 400, pen_width: float = 10.0, color: str = "#222"):
         self.canvas = Canvas(width=width, height=height)
+        # As wide as the screen allows, at most its own size, the height following (a phone's 390 px
+        # too); ipycanvas maps pointer positions through the shown size. CSS in `qd.app.demo.STYLE`
+        # keeps touch from scrolling the page.
         self.canvas.layout.border = "2px solid #999"
-        self.canvas.layout.width = f"{width}px"
-        self.canvas.layout.height = f"{height}px"
+        self.canvas.layout.width = "100%"
+        self.canvas.layout.max_width = f"{width + 4}px"
+        self.canvas.layout.height = "auto"
         self.pen_width = pen_width
         self.color = color
         self.ready = False
@@ -122,8 +126,10 @@ class Board:
         self.guess()
 
     def undo(self):
+        was_open = self.recorder.drawing     # an open stroke is not in the sketch yet: only the recorder drops it
         if self.recorder.undo():
-            self.sketch.pop()
+            if not was_open:
+                self.sketch.pop()
             self.board.redraw(self.recorder.strokes)
             self.guess()
 

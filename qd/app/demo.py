@@ -22,6 +22,17 @@ from qd.models.infer import Predictor
 from qd.paths import MODELS_DIR
 
 
+# A phone or a tablet: touch on the canvas draws and never scrolls the page; the canvas fits the
+# width; free draw's bars wrap below the canvas on a narrow screen.
+STYLE = """<style>
+.qd-app canvas { touch-action: none; box-sizing: border-box; }
+.qd-app .qd-panes { flex-wrap: wrap; }
+.qd-app .qd-panes > * { margin-bottom: 8px; }
+.qd-app .qd-card { aspect-ratio: 1 / 1; border: 2px solid #999; box-sizing: border-box; padding: 16px; }
+.qd-app .qd-card .widget-html-content { height: 100%; display: flex; flex-direction: column; justify-content: center; }
+</style>"""
+
+
 class DemoApp:
     """The demo: play mode (the default) and free draw, switched by a toggle."""
 
@@ -32,7 +43,7 @@ class DemoApp:
         self.mode.add_class("qd-mode")
         self.mode.observe(lambda _: self.show(), names="value")
         views = ([play.widget] if play else []) + [free.widget]
-        self.widget = w.VBox([w.HTML("<h2>Quick, Draw!</h2>"), self.mode, *views])
+        self.widget = w.VBox([w.HTML(STYLE + "<h2>Quick, Draw!</h2>"), self.mode, *views])
         self.widget.add_class("qd-app")
         self.show()
 
@@ -74,12 +85,35 @@ def settings(rounds=None, seconds=None, seed=None) -> tuple[int, float, int | No
     return rounds, seconds, seed, notes
 
 
+def prompt_words(words, vocabulary: list[str], notes: list[str]) -> list[str] | None:
+    """The words the game prompts (a lesson's words; the browser replay's classes): `words` (a list,
+    or a comma-separated string), else $QD_DEMO_WORDS, else None (the whole vocabulary). A word
+    the model does not know is a `QDError` as an argument, and a note for the page from the environment."""
+    from_env = words is None
+    if from_env:
+        words = os.environ.get("QD_DEMO_WORDS") or None
+        if words is None:
+            return None
+    listed = [x.strip() for x in words.split(",")] if isinstance(words, str) else words
+    if not isinstance(listed, (list, tuple)) or not all(isinstance(x, str) for x in listed):
+        raise QDError(f"words must be a list of class names, got {words!r:.60}")
+    listed = list(dict.fromkeys(x for x in listed if x))
+    unknown = [x for x in listed if x not in vocabulary]
+    if unknown or not listed:
+        message = (f"the model does not know {', '.join(map(repr, unknown[:5]))}" if unknown else "no words given")
+        if not from_env:
+            raise QDError(f"words: {message}")
+        notes.append(f"$QD_DEMO_WORDS: {message}; playing with all {len(vocabulary)} classes")
+        return None
+    return listed
+
+
 def make_app(model_path=None, second_model=None, rounds: int | None = None, seconds: float | None = None,
-             seed: int | None = None, **kw) -> DemoApp:
+             seed: int | None = None, words=None, **kw) -> DemoApp:
     """The demo with the saved model (play mode and free draw), or free draw with a message saying
     how to make one. Free draw shows a second model beside ours: DoodleNet, and our 345-class model
-    (`second_model`, default models/qd345.pt) when it exists. `QD_DEMO_ROUNDS`, `QD_DEMO_SECONDS`
-    and `QD_DEMO_SEED` set the game's defaults (tests)."""
+    (`second_model`, default models/qd345.pt) when it exists. `QD_DEMO_ROUNDS`, `QD_DEMO_SECONDS`,
+    `QD_DEMO_SEED` and `QD_DEMO_WORDS` set the game's defaults (tests, the browser replay)."""
     # One drawing at a time, and a classroom's kernels share the cores: one thread each.
     torch.set_num_threads(1)
     rounds, seconds, seed, notes = settings(rounds, seconds, seed)
@@ -99,7 +133,7 @@ def make_app(model_path=None, second_model=None, rounds: int | None = None, seco
     except QDError as e:
         return DemoApp(None, DrawingApp(None, model_error="; ".join([str(e), *notes]), second_models=second_models, **kw))
     free = DrawingApp(predictor, second_models=second_models, **kw)
-    app = DemoApp(GameApp(free.ours, rounds, seconds, seed), free)
+    app = DemoApp(GameApp(free.ours, rounds, seconds, seed, words=prompt_words(words, free.ours.classes, notes)), free)
     if notes:
         free.status.value = '<span style="color:#b00">' + html.escape("; ".join(notes)) + "</span>"
     return app

@@ -40,7 +40,7 @@ class DrawingApp(Board):
         self.clear_button.on_click(lambda _: self.clear())
         self.answer = w.HTML(layout=w.Layout(min_height="28px"))
         self.answer.add_class("qd-answer")
-        self.chart = w.HTML(layout=w.Layout(width="300px"))
+        self.chart = w.HTML(layout=w.Layout(width="300px", max_width="100%"))
         self.chart.add_class("qd-chart")
         self.preview = w.Image(format="png", width=112, height=112)
         self.preview.layout.border = "1px solid #ccc"
@@ -49,7 +49,7 @@ class DrawingApp(Board):
         self.selector = w.Dropdown(options=list(self.second_models), description="beside it:",
                                    layout=w.Layout(width="300px", display="" if self.second_models else "none"))
         self.selector.add_class("qd-second-select")
-        self.chart2 = w.HTML(layout=w.Layout(width="300px"))
+        self.chart2 = w.HTML(layout=w.Layout(width="300px", max_width="100%"))
         self.chart2.add_class("qd-chart2")
         self.credit = w.HTML()
         self.credit.add_class("qd-credit")
@@ -61,10 +61,11 @@ class DrawingApp(Board):
                       layout=w.Layout(margin="0 0 0 16px"))
         other = w.VBox([w.HTML("<b>Another model</b>"), self.selector, self.chart2, self.credit],
                        layout=w.Layout(margin="0 0 0 16px", display="" if self.second_models else "none"))
-        self.widget = w.VBox([
-            w.HBox([w.VBox([self.board.canvas, w.HBox([self.guess_button, self.undo_button, self.clear_button])]),
-                    ours, other]),
-            self.answer, self.status])
+        pad = w.VBox([self.board.canvas, w.HBox([self.guess_button, self.undo_button, self.clear_button])],
+                     layout=w.Layout(width="100%", max_width=f"{size + 4}px"))
+        panes = w.HBox([pad, ours, other])
+        panes.add_class("qd-panes")        # wraps: the bars go below the canvas on a narrow screen
+        self.widget = w.VBox([panes, self.answer, self.status])
         self.widget.add_class("qd-demo")
         self.widget.add_class("qd-free")
         self.show_result(None, None, message=None if predictor else "No trained model yet: see the note below.")

@@ -1,11 +1,13 @@
 """The rules of the game the demo plays, without any widget: Quick, Draw!'s rounds.
 
-Each round prompts a class of the model's vocabulary ("Draw a house in under 20 seconds"), takes
-guesses while the player draws, is won the moment the prompted class is the top guess, as in
-Google's game (`Rules`: how the replay of real drawings, `qd.app.replay`, chose them), and is lost
-when the time is up. After the last round, the results: every drawing with
-its prompt, the final guess, and the probability the model gave the prompt. Time is passed in by
-the caller (`now`, seconds), so tests drive the clock.
+A round is first announced: a card names the prompt ("Round 3 of 6: draw a carrot in under 20
+seconds"), and its clock starts only when the player says so (`begin`, Google's "Got it!"). While
+it is played the model guesses as the player draws; it is won the moment the prompted class is the
+top guess, as in Google's game (`Rules`: how the replay of real drawings, `qd.app.replay`, chose
+them), and lost when the time is up. Ink counts only while a round is played (`accepts_ink`): a
+stroke still being drawn when the round ends ends with it, and nothing drawn between rounds reaches
+the next one. Each round keeps its own drawing and the guesses it got as they changed; after the
+last round, the results. Time is passed in by the caller (`now`, seconds), so tests drive the clock.
 """
 from __future__ import annotations
 
@@ -54,17 +56,30 @@ def check_settings(rounds, seconds) -> None:
 @dataclass
 class Round:
     prompt: str
-    started: float
+    started: float | None            # when its clock started (None while its card is shown)
     seconds: float
-    strokes: list = field(default_factory=list)
-    status: str = "playing"            # playing, won, lost
+    strokes: list = field(default_factory=list)    # the round's own drawing, kept when it ends
+    status: str = "ready"              # ready (announced, clock not started), playing, won, lost
     guess: str | None = None           # the last top guess (UNKNOWN when unsure)
     p_prompt: float = 0.0              # the last probability the model gave the prompt
     ended: float | None = None
     in_a_row: int = 0                  # guesses in a row that would win
+    guesses: list = field(default_factory=list)    # (seconds into the round, top guess) each time it changed
 
     def left(self, now: float) -> float:
+        if self.status == "ready":
+            return self.seconds
         return max(0.0, self.seconds - (now - self.started)) if self.status == "playing" else 0.0
+
+    @property
+    def took(self) -> float | None:
+        """Seconds from its start to its end (None before it ends)."""
+        return None if self.ended is None or self.started is None else self.ended - self.started
+
+    @property
+    def said(self) -> list[str]:
+        """The top guesses as they changed, "I don't know" left out: what the game said it saw."""
+        return [g for _, g in self.guesses if g != UNKNOWN]
 
 
 class Game:
@@ -96,18 +111,44 @@ class Game:
 
     @property
     def over(self) -> bool:
-        return len(self.rounds) == self.n_rounds and self.current.status != "playing"
+        return len(self.rounds) == self.n_rounds and self.current.status in ("won", "lost")
 
-    def start_round(self, now: float, prompt: str | None = None) -> Round:
-        """The next round, prompting `prompt` if given (the replay), else the next seeded prompt."""
-        if self.current is not None and self.current.status == "playing":
-            raise QDError("the current round is still being played")
+    @property
+    def announced(self) -> Round | None:
+        """The round whose card is shown, waiting for the player to begin it."""
+        r = self.current
+        return r if r is not None and r.status == "ready" else None
+
+    def announce(self, prompt: str | None = None) -> Round:
+        """The next round's card: its prompt (`prompt` if given, the replay; else the next seeded
+        one). Its clock does not run until `begin`."""
+        if self.current is not None and self.current.status in ("ready", "playing"):
+            raise QDError("the current round is still being played" if self.current.status == "playing"
+                          else "the next round is announced already; begin it")
         if len(self.rounds) >= self.n_rounds:
             raise QDError(f"all {self.n_rounds} rounds are played; start a new game")
         if prompt is not None and prompt not in self.vocabulary:
             raise QDError(f"{prompt!r} is not in the game's vocabulary")
-        self.rounds.append(Round(prompt if prompt is not None else self._next_prompt(), now, self.seconds))
+        self.rounds.append(Round(prompt if prompt is not None else self._next_prompt(), None, self.seconds))
         return self.current
+
+    def begin(self, now: float) -> Round:
+        """The player has read the card ("Got it!"): the announced round's clock starts now."""
+        r = self.announced
+        if r is None:
+            raise QDError("no round is announced: announce the next one first")
+        r.started, r.status = float(now), "playing"
+        return r
+
+    def start_round(self, now: float, prompt: str | None = None) -> Round:
+        """Announce the next round and begin it at once (the replay, which has no card to read)."""
+        self.announce(prompt)
+        return self.begin(now)
+
+    def accepts_ink(self, now: float) -> bool:
+        """Whether a pen stroke counts now: only while a round is played and its time is not up.
+        A stroke begun in a round ends with it; pen input between rounds is ignored."""
+        return self.tick(now) == "playing"
 
     def guess(self, top: list[tuple[str, float]], probs: dict[str, float] | None, now: float,
               unknown: bool = False) -> str:
@@ -120,6 +161,8 @@ class Game:
         if self.tick(now) != "playing":
             return r.status
         r.guess = UNKNOWN if unknown or not top else top[0][0]
+        if not r.guesses or r.guesses[-1][1] != r.guess:
+            r.guesses.append((float(now) - r.started, r.guess))
         r.p_prompt = float((probs or {}).get(r.prompt, 0.0))
         rules = self.rules
         wins = bool(top) and top[0][0] == r.prompt and top[0][1] >= rules.win_probability \
@@ -137,8 +180,10 @@ class Game:
         return r.status if r else "idle"
 
     def results(self) -> list[dict]:
+        """Every round: its prompt, verdict, last guess, the guesses as they changed, the seconds it
+        took, and its own drawing."""
         return [{"prompt": r.prompt, "status": r.status, "guess": r.guess, "p_prompt": r.p_prompt,
-                 "seconds": (r.ended - r.started) if r.ended is not None else None, "strokes": r.strokes}
+                 "seconds": r.took, "said": r.said, "strokes": r.strokes}
                 for r in self.rounds]
 
 
@@ -171,6 +216,21 @@ def speech(top: list[tuple[str, float]] | None, prompt: str | None = None, statu
         return "Hmm, I don't know what that is... keep drawing."
     names = [n for n, _ in top[:3]]
     return "I see " + ", or ".join(names[:2]) + ("..." if len(names) > 1 else "...")
+
+
+def announcement(number: int, of: int, prompt: str, seconds: float) -> str:
+    """The card before a round, as the real game words it."""
+    return f"Round {number} of {of}: draw {a_or_an(prompt)} in under {seconds:.0f} seconds"
+
+
+def what_it_saw(said: list[str], prompt: str, won: bool) -> str:
+    """The guesses a round got as they changed, as Google's results list them: "circle, cloud, pizza!"
+    for a round won; for one lost, what it saw ("circle, cloud...") or that it saw nothing."""
+    if not said:
+        return "I saw nothing I know."
+    if won:
+        return ", ".join(said[:-1] + [said[-1] + "!"]) if said[-1] == prompt else ", ".join(said) + "..."
+    return "I saw " + ", ".join(said) + "..."
 
 
 def a_or_an(name: str | None) -> str:

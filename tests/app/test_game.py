@@ -111,36 +111,120 @@ def clock(monkeypatch):
     return now
 
 
-def test_play_mode_round_won_lost_results_and_play_again(clock):
+def _toward(f, prompt):
+    f.answer = (np.array([0.7 if c == prompt else 0.1 for c in VOCAB]), False)
+
+
+def test_play_mode_cards_rounds_won_and_lost_then_results_and_play_again(clock):
     f = Fake()
-    app = play.GameApp(f, rounds=2, seconds=20, seed=3, pause=1.5)
-    assert not app.accepting()
+    app = play.GameApp(f, rounds=2, seconds=20, seed=3)
+    assert not app.accepting() and app.state == "idle"
     app.new_game()
     r1 = app.game.current
-    assert r1.prompt in app.prompt.value and "0:20" in app.timer.value and app.ticker.playing
-    f.answer = (np.array([0.1 if c != r1.prompt else 0.7 for c in VOCAB]), False)
-    clock[0] += 3
+    # a card names the prompt; the clock does not run until Got it!
+    assert app.state == "ready" and r1.status == "ready" and not app.ticker.playing
+    assert "Round 1 of 2" in app.card_text.value and r1.prompt in app.card_text.value and "20 seconds" in app.card_text.value
+    _stroke(app, [(10, 10), (80, 90)])                           # pen input before Got it! is ignored
+    assert app.recorder.is_empty and r1.guesses == []
+    clock[0] += 30                                               # however long the card is read
+    app.tick()
+    assert r1.status == "ready"
+    app.got_it.click()
+    assert app.state == "playing" and r1.started == clock[0] and app.ticker.playing and "0:20" in app.timer.value
+    f.answer = (np.array([0.1 if c != "star" else 0.7 for c in VOCAB]), False)
+    clock[0] += 1
     _stroke(app, [(10, 10), (80, 90), (150, 40)])
-    assert r1.status == "won" and f"Oh, I know, it's {r1.prompt}!" in app.speech.value
-    assert not app.accepting()                                    # no more drawing this round
+    _toward(f, r1.prompt)
     clock[0] += 2
-    app.tick()                                                    # after the pause: round 2
+    _stroke(app, [(20, 200), (90, 220)])
+    assert r1.status == "won" and r1.took == 3 and "Oh, I know, it's " + r1.prompt in app.card_text.value
+    assert [g for _, g in r1.guesses][-1] == r1.prompt and len(r1.strokes) == 2
+    # the next card at once, on a cleared canvas, the clock stopped
     r2 = app.game.current
-    assert r2 is not r1 and app.recorder.is_empty and "Round 2 of 2" in app.prompt.value
+    assert r2 is not r1 and r2.status == "ready" and app.state == "ready" and app.recorder.is_empty
+    assert "Round 2 of 2" in app.card_text.value and not app.ticker.playing
+    app.got_it.click()
     f.answer = (np.array([0.1 if c != r2.prompt else 0.05 for c in VOCAB]) + 0.0, True)
     _stroke(app, [(10, 10), (200, 200)])
     assert "don't know" in app.speech.value and r2.guess == "?"
     clock[0] += 20.5
     app.tick()
-    assert r2.status == "lost" and "Sorry, I couldn't guess it" in app.speech.value
-    clock[0] += 2
-    app.tick()
-    assert app.game.over and not app.ticker.playing
+    assert r2.status == "lost" and app.game.over and not app.ticker.playing and app.state == "over"
     assert app.results.value.count('class="qd-result"') == 2 and r1.prompt in app.results.value
-    assert "recognised" in app.results.value and "I don't know" in app.results.value
+    assert 'data-status="won"' in app.results.value and "recognised in 3.0 s" in app.results.value
+    assert f"How others drew {game.a_or_an(r2.prompt)}" in app.results.value       # bundled drawings of the prompt
     assert app.start_button.description == "Play again"
     app.new_game()
-    assert len(app.game.rounds) == 1 and app.results.value == ""
+    assert len(app.game.rounds) == 1 and app.results.value == "" and app.state == "ready"
+
+
+def test_a_stroke_open_when_the_round_is_won_ends_with_it_and_never_reaches_the_next(clock):
+    f = Fake()
+    app = play.GameApp(f, rounds=3, seconds=20, seed=1)
+    app.new_game()
+    r1 = app.game.current
+    app.begin()
+    _toward(f, r1.prompt)
+    app.on_down(10, 10)
+    for x in range(12, 60, 3):                  # the throttle lets a guess through mid-stroke: won
+        app.on_move(x, x)
+        clock[0] += 0.05
+    assert r1.status == "won" and len(r1.strokes) == 1
+    n = len(r1.strokes[0][0])
+    for x in range(60, 300, 3):                  # the rest of that stroke, then more strokes, before Got it!
+        app.on_move(x, 2 * x % 380)
+        clock[0] += 0.05
+    app.on_up(300, 300)
+    _stroke(app, [(100, 100), (200, 250), (300, 100)])
+    assert len(r1.strokes) == 1 and len(r1.strokes[0][0]) == n     # the won round's drawing is as it was
+    assert app.recorder.is_empty and app.game.current.status == "ready"
+    app.begin()
+    assert app.recorder.is_empty and app.sketch.strokes == []     # round 2 starts on a clean canvas
+    _stroke(app, [(5, 5), (50, 50)])
+    assert len(app.recorder.strokes) == 1
+
+
+def test_the_round_lost_on_time_keeps_its_drawing_and_later_ink_is_ignored(clock):
+    f = Fake()
+    app = play.GameApp(f, rounds=2, seconds=10, seed=2)
+    app.new_game()
+    app.begin()
+    r1 = app.game.current
+    f.answer = (np.array([0.7 if c != r1.prompt else 0.0 for c in VOCAB]), False)
+    _stroke(app, [(10, 10), (80, 90)])
+    app.on_down(100, 100)
+    app.on_move(150, 150)
+    clock[0] += 10.0
+    app.on_move(200, 180)                     # the time is up: this move's guess ends the round
+    assert r1.status == "lost" and len(r1.strokes) == 2 and app.state == "ready"
+    app.on_up(250, 250)
+    assert app.recorder.is_empty and "Sorry, I couldn't guess it" in app.card_text.value
+
+
+def test_results_say_what_the_game_saw_and_how_others_drew_it():
+    r = {"prompt": "cat", "status": "lost", "guess": "star", "p_prompt": 0.1, "seconds": 20.0,
+         "said": ["circle", "star"], "strokes": [[[10, 100], [10, 120]]]}
+    cell = play.result_html(1, r)
+    assert "✘ not recognised" in cell and "I saw circle, star..." in cell
+    assert "How others drew a cat" in cell and "It looked more like a star" in cell
+    won = play.result_html(2, r | {"status": "won", "guess": "cat", "said": ["circle", "cat"], "seconds": 4.25})
+    assert "recognised in 4.2 s" in won and "circle, cat!" in won and "How others drew" not in won
+    assert 'data-seconds="4.25"' in won and 'data-strokes="1"' in won
+    assert game.what_it_saw([], "cat", False) == "I saw nothing I know."
+    assert game.announcement(3, 6, "apple", 20) == "Round 3 of 6: draw an apple in under 20 seconds"
+
+
+def test_the_game_announces_a_round_and_its_clock_starts_when_begun():
+    g = game.Game(VOCAB, rounds=2, seconds=20, seed=5)
+    with pytest.raises(QDError, match="no round is announced"):
+        g.begin(0.0)
+    r = g.announce()
+    assert r.status == "ready" and g.announced is r and r.left(1e6) == 20 and not g.accepts_ink(100.0)
+    assert g.guess([(r.prompt, 0.9)], None, 100.0) == "ready" and r.guesses == []     # no guessing on the card
+    with pytest.raises(QDError, match="announced already"):
+        g.announce()
+    g.begin(100.0)
+    assert g.accepts_ink(119.9) and not g.accepts_ink(120.0) and r.status == "lost" and r.took == 20
 
 
 def test_free_draw_shows_the_second_model_and_says_i_dont_know(clock):
