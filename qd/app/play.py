@@ -100,8 +100,9 @@ class GameApp(Board):
         self.speech.add_class("qd-speech")
         self.results = w.HTML()
         self.results.add_class("qd-results")
-        # The card takes the canvas's place and size; Got it! sits below it, where Clear is while
-        # drawing: a pen still moving over the drawing area after a round ends never presses it.
+        # Outside a round a card takes the canvas's place and size, and every button (Got it!, Start,
+        # Play again) sits below it, where Clear is while drawing: a pen still moving over the
+        # drawing area after a round (or the game) ends never presses one.
         self.card_text = w.HTML(layout=w.Layout(width="100%", max_width=f"{size + 4}px"))
         self.card_text.add_class("qd-card")
         self.got_it = w.Button(description="Got it!", button_style="primary")
@@ -114,14 +115,19 @@ class GameApp(Board):
         self.clear_button.on_click(lambda _: self.wipe())
         self.ticker = w.Play(interval=tick_ms, min=0, max=10 ** 9, step=1, layout=w.Layout(display="none"))
         self.ticker.observe(lambda _: self.tick(), names="value")
-        self.stage = w.VBox([self.board.canvas, self.card_text, w.HBox([self.clear_button, self.got_it])],
+        self.stage = w.VBox([self.board.canvas, self.card_text, w.HBox([self.clear_button, self.got_it, self.start_button])],
                             layout=w.Layout(width="100%"))
-        self.widget = w.VBox([w.HBox([self.prompt, self.timer], layout=w.Layout(justify_content="space-between",
-                                                                                   width="100%", max_width=f"{size}px")),
-                              self.stage, self.speech, w.HBox([self.start_button]), self.results, self.ticker])
+        self.results.layout = w.Layout(flex="1 1 300px", margin="0 0 0 16px")
+        play = w.VBox([w.HBox([self.prompt, self.timer], layout=w.Layout(justify_content="space-between", width="100%")),
+                       self.stage, self.speech], layout=w.Layout(width="100%", max_width=f"{size + 12}px"))
+        body = w.HBox([play, self.results])
+        body.add_class("qd-panes")           # the results beside the game, below it on a narrow screen
+        self.widget = w.VBox([body, self.ticker])
         self.widget.add_class("qd-demo")
         self.widget.add_class("qd-play")
-        self.prompt.value = f"<h3>{rounds} rounds: draw what I ask, and I guess while you draw.</h3>"
+        self.prompt.value = "<h3>Quick, Draw!</h3>"
+        self.show_card(f"{rounds} rounds. In each, draw what I ask in under {seconds:.0f} seconds;",
+                       "I guess while you draw.")
         self.speech.value = "Press Start."
         self.show("idle")
 
@@ -131,12 +137,18 @@ class GameApp(Board):
     def show(self, state: str):
         """What the page shows in each state, and the CSS class qd-state-<state> saying which."""
         self.board.canvas.layout.display = self.clear_button.layout.display = "" if state == "playing" else "none"
-        self.card_text.layout.display = self.got_it.layout.display = "" if state == "ready" else "none"
-        self.stage.layout.display = "" if state in ("ready", "playing") else "none"
+        self.card_text.layout.display = "none" if state == "playing" else ""
+        self.got_it.layout.display = "" if state == "ready" else "none"
         self.start_button.layout.display = "" if state in ("idle", "over") else "none"
         for s in STATES:
             (self.widget.add_class if s == state else self.widget.remove_class)(f"qd-state-{s}")
         self.state = state
+
+    def show_card(self, *lines: str, title: str = ""):
+        """The card in the drawing area: an optional verdict line, then `lines` (HTML), the last one big."""
+        said = f'<div class="qd-card-verdict" style="font-size:18px;margin-bottom:12px">{html.escape(title, quote=False)}</div>' if title else ""
+        body = "".join(f"<div>{x}</div>" for x in lines[:-1]) + (f'<h2 style="margin:8px 0 16px">{lines[-1]}</h2>' if lines else "")
+        self.card_text.value = f'<div style="text-align:center;font-family:sans-serif">{said}{body}</div>'
 
     def accepting(self) -> bool:
         return self.game.accepts_ink(time.monotonic())
@@ -155,9 +167,7 @@ class GameApp(Board):
         n = len(self.game.rounds)
         head, rest = announcement(n, self.game.n_rounds, r.prompt, self.seconds).split(": draw ", 1)
         rest = rest.replace(a_or_an(r.prompt), f'<span class="qd-card-prompt">{html.escape(a_or_an(r.prompt))}</span>', 1)
-        said = f'<div class="qd-card-verdict" style="font-size:18px;margin-bottom:12px">{html.escape(verdict, quote=False)}</div>' if verdict else ""
-        self.card_text.value = (f'<div style="text-align:center;font-family:sans-serif">{said}<div>{head}</div>'
-                                f'<h2 style="margin:8px 0 16px">Draw {rest}</h2></div>')
+        self.show_card(head, f"Draw {rest}", title=verdict)
         self.prompt.value = f"<h3>Round {n} of {self.game.n_rounds}</h3>"
         self.timer.value = ""
         self.say("Press Got it! when you are ready: the clock starts then.")
@@ -199,10 +209,11 @@ class GameApp(Board):
         self.ticker.playing = False
         verdict = speech(None, r.prompt, r.status)
         self.say(verdict)
+        verdict = ("✔ " if r.status == "won" else "✘ ") + verdict
         if self.game.over:
-            self.finish()
+            self.finish(verdict)
         else:
-            self.announce(("✔ " if r.status == "won" else "✘ ") + verdict)
+            self.announce(verdict)
 
     def say(self, text: str):
         self.speech.value = f'<span style="font-size:18px">{html.escape(text, quote=False)}</span>'
@@ -226,14 +237,16 @@ class GameApp(Board):
         else:
             self.end_round()
 
-    def finish(self):
+    def finish(self, verdict: str = ""):
         """The results, like Google's: each round's own drawing, what the game saw, and for a drawing
         not recognised how others drew the prompt and the class it was taken for."""
         self.ticker.playing = False
         results = self.game.results()
         cells = [result_html(i, r) for i, r in enumerate(results, 1)]
         won = sum(r["status"] == "won" for r in results)
-        self.prompt.value = f"<h3>You drew {len(cells)} doodles; I recognised {won}.</h3>"
+        self.prompt.value = "<h3>Quick, Draw!</h3>"
+        self.show_card("Your drawings, and what I saw, are beside this card (below it on a phone).",
+                       f"You drew {len(cells)} doodles; I recognised {won}.", title=verdict)
         self.timer.value = ""
         self.results.value = '<div style="display:flex;flex-wrap:wrap;gap:8px">' + "".join(cells) + "</div>"
         self.say("Play again?")

@@ -153,6 +153,8 @@ def play_game(page, pick, seconds: float) -> list[dict]:
         page.wait_for_selector(".qd-play.qd-state-ready, .qd-play.qd-state-over", state="attached", timeout=60_000)
         if state(page) == "over":
             break
+        if len(rounds) == ROUNDS:
+            raise QDError(f"the game went on past its {ROUNDS} rounds (a stray click on a button?)")
         rounds.append(play_round(page, pick, seconds))
     for r, shown in zip(rounds, results(page)):
         if shown["prompt"] != r["prompt"]:
