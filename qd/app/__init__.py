@@ -1,17 +1,18 @@
 """App: the drawing demo served by Voila, and the rules of the game it plays.
 
-  game       rounds, prompts, won/lost, the throttle, what the game says (no widgets)
+  game       rounds (announced, begun, won/lost), prompts, when ink counts, the throttle, what the game says (no widgets)
   recorder   mouse and touch events -> strokes
   view       the answer line, probability bars and the model's input as HTML and PNG
   guesser    a model for the demo: ours (a checkpoint) or DoodleNet
   canvas     `ReadyCanvas` (the Voila fix) and `Board`, a canvas with its strokes
   free       free draw: our model's bars and a second model beside them
-  play       play mode: rounds against the clock
+  play       play mode: a card per round, rounds against the clock, results like Google's
   demo       the app (play + free draw) and `make_app`, what notebooks/demo.ipynb calls
   latency    stroke end -> probabilities, measured without a browser
   replay     real drawings replayed at their own pace through the game's rules, beside Google's AI (`--bench`)
   serve      the classroom: Voila's kernel manager with a bound (voila.json configures the pool and culling)
   loadtest   many real Chromium pages on the served demo at once (`make bench-demo`)
+  playtest   whole games in Chromium, held-out drawings at their own pace (`make bench-play`); the page-driving helpers
 
 May import: the foundation, qd.data and qd.models; never qd.training or qd.report.
 """

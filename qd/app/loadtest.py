@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from playwright.async_api import async_playwright
 
 from qd.data import ndjson
 from qd.errors import QDError
@@ -204,6 +203,7 @@ async def draw_and_measure(page, drawing) -> list[float]:
 
 async def classroom(url: str, n: int, server: Server, sequential: int, settle_s: float) -> dict:
     """n visitors open the demo at once; once every page is ready (or has given up), all draw at once."""
+    from playwright.async_api import async_playwright      # a dev dependency: imported where it is used
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -229,7 +229,8 @@ def bench(games: int = 10, model: str | Path | None = None, seed: int = 0, secon
             "same_verdict": round(float((py.won == won).mean()), 4),
             "google_won": round(float(np.mean([bool(played[r["key_id"]].recognized) for r in rounds])), 4),
             "rounds_started_with_ink": sum(r["ink_at_start"] > 0 for r in rounds),
-            "results_show_own_drawing": int(sum(own)), "max_lag_s": max((r["lag_s"] for r in rounds), default=0.0),
+            "results_show_own_drawing": int(sum(own)), "median_lag_s": round(float(np.median([r["lag_s"] for r in rounds])), 3),
+            "max_lag_s": max((r["lag_s"] for r in rounds), default=0.0),
             "page_log_entries": len(log), "seconds": round(time.perf_counter() - t0, 1)}
 
 

@@ -258,3 +258,37 @@ def test_the_status_tells_a_guess_while_drawing_from_one_at_the_stroke_end(sent)
     assert "(drawing stroke 1)" in app.status.value and "(1 stroke" not in app.status.value
     app.on_up()
     assert "(1 stroke)" in app.status.value
+
+
+def test_undo_while_a_stroke_is_still_open_keeps_the_drawing_and_the_model_input_as_one(sent):
+    """Undo pressed mid-stroke (a second finger, a lost mouse-up) drops the open stroke; the closed
+    strokes stay in both the recorder and the model's sketch."""
+    app = free.DrawingApp(FakePredictor())
+    _ready(app)
+    app.on_down(10, 10)
+    app.on_move(80, 60)
+    app.on_up()
+    app.on_down(100, 20)
+    app.on_move(150, 90)                 # still drawing
+    app.undo()
+    assert len(app.recorder.strokes) == 1 and len(app.sketch.strokes) == 1 and not app.recorder.drawing
+    np.testing.assert_array_equal(app.image(), render.render(app.recorder.strokes))
+    assert "Cannot read" not in app.answer.value and "I think" in app.answer.value
+
+
+def test_the_words_a_game_asks_for_come_from_the_argument_or_the_environment(monkeypatch, small_model, sent):
+    path = small_model[0]                     # classes apple, star, square
+    app = demo.make_app(path, words="star, square")
+    two = app.play.words
+    g, prompts = app.play.game, []
+    for t in (0.0, 100.0):
+        prompts.append(g.start_round(t).prompt)
+        g.tick(t + 99)
+    assert two == ["star", "square"] and sorted(prompts) == ["square", "star"]     # only these are asked
+    with pytest.raises(QDError, match="the model does not know 'dragon'"):
+        demo.make_app(path, words=["dragon"])
+    monkeypatch.setenv("QD_DEMO_WORDS", ",".join(two))
+    assert demo.make_app(path).play.words == two
+    monkeypatch.setenv("QD_DEMO_WORDS", "dragon")
+    app = demo.make_app(path)                 # a bad word from the environment: the page still plays, and says why
+    assert len(app.play.words) > 2 and "QD_DEMO_WORDS: the model does not know 'dragon'" in html.unescape(app.free.status.value)
