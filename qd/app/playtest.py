@@ -87,22 +87,26 @@ def pen_path(drawing, box: dict, margin: float = 0.1) -> list[np.ndarray]:
 
 
 def draw_at_own_pace(page, drawing, selector: str = ".qd-play canvas") -> float:
-    """Real mouse events along the drawing, each point at its own time (a late point is sent at once,
-    never skipped), every stroke finished; returns how far behind its own pace it ended (s)."""
+    """Real mouse events along the drawing, each point at its own time, every stroke finished.
+    When the page falls behind (a slow machine) a move whose next point is already due is merged
+    into it, as a browser coalesces mouse moves; a stroke's first and last points are always sent.
+    Returns how far behind its own pace it ended (s)."""
     box = page.locator(selector).first.bounding_box()
     start = time.perf_counter()
     lag = 0.0
     for stroke in pen_path(drawing, box):
+        last = len(stroke) - 1
         for i, (t, x, y) in enumerate(stroke):
-            wait = start + float(t) - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            else:
-                lag = -wait
+            now = time.perf_counter() - start
+            if 0 < i < last and float(stroke[i + 1][0]) <= now:
+                continue
+            if float(t) > now:
+                time.sleep(float(t) - now)
             page.mouse.move(float(x), float(y))
             if i == 0:
                 page.mouse.down()
         page.mouse.up()
+        lag = max(0.0, time.perf_counter() - start - float(stroke[-1][0]))
     return lag
 
 

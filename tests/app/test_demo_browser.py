@@ -195,12 +195,12 @@ def test_play_rounds_begin_at_got_it_on_a_clean_canvas_then_the_results(page, mo
     page.locator(".qd-got-it").click()
     wait_state(page, "playing", 30)
     assert _ink(page, "play") == 0 and re.search(rf"0:{SECONDS}", page.locator(".qd-timer").inner_text())
-    draw_at_own_pace(page, d)
+    lag = draw_at_own_pace(page, d)
     page.wait_for_function("() => !document.querySelector('.qd-play').classList.contains('qd-state-playing')",
                            timeout=(SECONDS + 60) * 1000)
     log = page.evaluate("window.qdLog")
     said = [e["speech"] for e in log] + [e["card"] for e in log]
-    assert any(f"Oh, I know, it's {prompt}!" in x for x in said), f"round 1 not won; the page said {said[-6:]}"
+    assert any(f"Oh, I know, it's {prompt}!" in x for x in said), f"round 1 not won ({lag:.1f} s behind its pace); the page said {log[:8]}"
     assert state(page) == "ready" and "Round 2 of 2" in page.locator(".qd-card").inner_text()
     assert f"Oh, I know, it's {prompt}!" in page.locator(".qd-card").inner_text()    # the verdict on the next card
     prompt2 = card_prompt(page)
@@ -243,7 +243,7 @@ def test_a_phone_draws_with_touch_without_scrolling_and_sees_the_bars_below(brow
         assert pg.evaluate(scrolled) == before                     # drawing never scrolled the page
         assert _ink(pg) > 300
         assert pg.locator(".qd-chart .qd-bar-name").first.inner_text() == c
-        chart = pg.locator(".qd-free .qd-chart").bounding_box()
+        canvas, chart = (pg.locator(f".qd-free {x}").first.bounding_box() for x in ("canvas", ".qd-chart"))
         assert chart["y"] >= canvas["y"] + canvas["height"] and chart["x"] + chart["width"] <= 390   # below, not clipped
     finally:
         pg.context.close()
