@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import signal
@@ -31,6 +30,7 @@ import numpy as np
 import psutil
 
 from qd.data import ndjson
+from qd.cli import print_result
 from qd.errors import QDError
 from qd.paths import NOTEBOOKS_DIR, ROOT
 
@@ -203,7 +203,8 @@ async def draw_and_measure(page, drawing) -> list[float]:
 
 async def classroom(url: str, n: int, server: Server, sequential: int, settle_s: float) -> dict:
     """n visitors open the demo at once; once every page is ready (or has given up), all draw at once."""
-    from playwright.async_api import async_playwright      # a dev dependency: imported where it is used
+    # playwright is a dev dependency (pip install -e ".[dev]"): imported where it is used
+    from playwright.async_api import async_playwright
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -284,13 +285,7 @@ def main(argv=None) -> int:
     ap.add_argument("--settle", type=float, default=120, help="seconds to wait after the tabs close")
     ap.add_argument("--bench", action="store_true", help="print one JSON line (the default prints it indented)")
     a = ap.parse_args(argv)
-    try:
-        result = bench(a.visitors, a.pool, a.max_kernels, a.sequential, a.settle)
-    except QDError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(result) if a.bench else json.dumps(result, indent=1))
-    return 0
+    return print_result(lambda: bench(a.visitors, a.pool, a.max_kernels, a.sequential, a.settle), a.bench)
 
 
 if __name__ == "__main__":

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from qd.app import replay
 from qd.app.game import ROUNDS
 from qd.app.loadtest import CHROMIUM, CHROMIUM_ARGS, Server
+from qd.cli import print_result
 from qd.errors import QDError
 from qd.paths import ROOT
 
@@ -64,7 +65,6 @@ def wait_state(page, wanted: str, timeout_s: float) -> None:
 
 def ink(page, selector: str = ".qd-play canvas") -> int:
     """Dark pixels inside the canvas (its 2 px border cropped away), from a real screenshot."""
-    from PIL import Image
     png = page.locator(selector).first.screenshot()
     a = np.asarray(Image.open(io.BytesIO(png)).convert("L"))[6:-6, 6:-6]
     return int((a < 128).sum())
@@ -191,6 +191,7 @@ def bench(games: int = 10, model: str | Path | None = None, seed: int = 0, secon
     replay's on the very same drawings."""
     if not os.path.exists(CHROMIUM):
         raise QDError(f"the browser replay drives Chromium at {CHROMIUM} (apt-get install chromium)")
+    # playwright is a dev dependency (pip install -e ".[dev]"): imported where it is used
     from playwright.sync_api import sync_playwright
     model = Path(model) if model else replay.DEMO_MODEL
     player = replay.Player.ours(model, "ours: the demo model")
@@ -248,13 +249,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.games < 1:
         ap.error("--games must be 1 or more")
-    try:
-        result = bench(a.games, a.model, a.seed)
-    except QDError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(result) if a.bench else json.dumps(result, indent=1))
-    return 0
+    return print_result(lambda: bench(a.games, a.model, a.seed), a.bench)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ DoodleNet trained on the first 50,000 drawings of every class, so its figures ar
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from qd.app.game import (
 )
 from qd.data import bitmaps, ndjson, prefixes, strokes
 from qd.data.render import render_batch
+from qd.cli import print_result
 from qd.errors import QDError
 from qd.models import doodlenet, unknown
 from qd.models.infer import Predictor
@@ -343,13 +343,7 @@ def main(argv=None) -> int:
     p.add_argument("--model-345", default=str(MODEL_345), help="the 345-class model (default models/qd345.pt)")
     p.add_argument("--limit-per-class", type=int, default=None, help="at most this many drawings of each class")
     a = p.parse_args(argv)
-    try:
-        result = benchmark(a.model, a.model_345, a.limit_per_class, progress=not a.bench)
-    except QDError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(result) if a.bench else table(result))
-    return 0
+    return print_result(lambda: benchmark(a.model, a.model_345, a.limit_per_class, progress=not a.bench), a.bench, table)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ and read what the page said from a MutationObserver log. QD_BROWSER_CPU_THROTTLE
 CPU 4x (DevTools), as a slow machine would. Skipped when Chromium or Playwright is missing, unless
 QD_REQUIRE_BROWSER=1 (CI sets it). QD_SAVE_SCREENSHOT=1 also writes the README's screenshots of play
 mode and of the results to reports/."""
-import io
 import json
 import os
 import re
@@ -23,7 +22,6 @@ import urllib.request
 import numpy as np
 import pytest
 from helpers import CHROMIUM, CHROMIUM_ARGS, as_canvas, draw, need_browser
-from PIL import Image
 
 from qd import REPORTS_DIR, ROOT
 from qd.app import game, view
