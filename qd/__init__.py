@@ -3,8 +3,8 @@
 One subpackage per layer; a layer imports only the layers listed before it (tests/test_layers.py
 checks this, and that no import cycle exists):
 
-  errors, atomic, paths, cli   the foundation: the one error family, atomic writes, the project's folders,
-                              how a benchmark's command line prints its result
+  errors, atomic, paths, cli, checks   the foundation: the one error family, atomic writes, the
+                project's folders, how a benchmark's command line prints its result, argument checks
   qd.data       bundled and official files, splits, streaming datasets, rendering, encodings, download
   qd.models     architectures, the checkpoint format, inference, "I don't know", DoodleNet, baselines
   qd.training   one config, the in-memory and the streaming/DDP loops, benchmarks, the approaches

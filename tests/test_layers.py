@@ -9,7 +9,7 @@ import qd
 
 PACKAGE = Path(qd.__file__).parent
 # layer of each top-level part; a module may import only from a lower layer or its own subpackage
-LAYERS = {"errors": 0, "atomic": 0, "paths": 0, "cli": 0, "": 0, "data": 1, "models": 2, "training": 3, "app": 3, "report": 4}
+LAYERS = {"errors": 0, "atomic": 0, "paths": 0, "cli": 0, "checks": 0, "": 0, "data": 1, "models": 2, "training": 3, "app": 3, "report": 4}
 
 
 def _modules() -> dict[str, Path]:

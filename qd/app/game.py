@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from qd.checks import number
 from qd.errors import QDError
 
 UNKNOWN = "?"             # the guess when the model says it does not know
@@ -69,7 +70,7 @@ class Round:
     def left(self, now: float) -> float:
         if self.status == "ready":
             return self.seconds
-        return max(0.0, self.seconds - (now - self.started)) if self.status == "playing" else 0.0
+        return min(self.seconds, max(0.0, self.seconds - (now - self.started))) if self.status == "playing" else 0.0
 
     @property
     def took(self) -> float | None:
@@ -137,7 +138,7 @@ class Game:
         r = self.announced
         if r is None:
             raise QDError("no round is announced: announce the next one first")
-        r.started, r.status = float(now), "playing"
+        r.started, r.status = number(now, "now"), "playing"
         return r
 
     def start_round(self, now: float, prompt: str | None = None) -> Round:
@@ -174,6 +175,7 @@ class Game:
 
     def tick(self, now: float) -> str:
         """Advance the clock: a round whose time is up is lost."""
+        now = number(now, "now")           # a NaN clock would never end a round
         r = self.current
         if r is not None and r.status == "playing" and now - r.started >= r.seconds:
             r.status, r.ended = "lost", r.started + r.seconds
@@ -191,9 +193,10 @@ class Throttle:
     """At most one call every `interval` seconds (the guesses while the pen moves), the first at once."""
 
     def __init__(self, interval: float = THROTTLE_SECONDS):
-        self.interval, self.last = interval, None
+        self.interval, self.last = number(interval, "interval", 0.0, 60.0), None
 
     def ready(self, now: float) -> bool:
+        now = number(now, "now")           # a NaN time would stop the throttle for good
         if self.last is None or now - self.last >= self.interval:
             self.last = now
             return True
@@ -207,7 +210,7 @@ def speech(top: list[tuple[str, float]] | None, prompt: str | None = None, statu
            unknown: bool = False) -> str:
     """What the game says, like the real one: guesses while you draw, then the verdict."""
     if status == "won":
-        return f"Oh, I know, it's {prompt}!"
+        return f"Oh, I know, it's {prompt}!" if prompt else "Oh, I know what it is!"
     if status == "lost":
         return f"Sorry, I couldn't guess it. It was {prompt}." if prompt else "Sorry, I couldn't guess it."
     if not top:

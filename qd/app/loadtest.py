@@ -277,7 +277,7 @@ def bench(visitors: int = 10, pool: int | None = None, max_kernels: int | None =
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qd.app.loadtest", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.app.loadtest", description=__doc__.split("\n\n")[0])
     ap.add_argument("--visitors", type=int, default=10, help="pages opened at once")
     ap.add_argument("--pool", type=int, default=None, help="preheated kernels (default: one per visitor)")
     ap.add_argument("--max-kernels", type=int, default=None, help="the bound (default: pool + 2)")

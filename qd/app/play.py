@@ -125,7 +125,7 @@ class GameApp(Board):
         self.widget = w.VBox([body, self.ticker])
         self.widget.add_class("qd-demo")
         self.widget.add_class("qd-play")
-        self.prompt.value = "<h3>Quick, Draw!</h3>"
+        self.prompt.value = "<h3>Can a neural network learn to recognise your doodles?</h3>"
         self.show_card(f"{rounds} rounds. In each, draw what I ask in under {seconds:.0f} seconds;",
                        "I guess while you draw.")
         self.speech.value = "Press Start."
@@ -244,7 +244,7 @@ class GameApp(Board):
         results = self.game.results()
         cells = [result_html(i, r) for i, r in enumerate(results, 1)]
         won = sum(r["status"] == "won" for r in results)
-        self.prompt.value = "<h3>Quick, Draw!</h3>"
+        self.prompt.value = "<h3>Game over: your doodles</h3>"
         self.show_card("Your drawings, and what I saw, are beside this card (below it on a phone).",
                        f"You drew {len(cells)} doodles; I recognised {won}.", title=verdict)
         self.timer.value = ""

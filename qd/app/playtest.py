@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 import time
@@ -216,8 +217,15 @@ def bench(games: int = 10, model: str | Path | None = None, seed: int = 0, secon
                 page.goto(server.url, timeout=180_000)
                 page.wait_for_selector(".qd-play", state="attached", timeout=180_000)
                 page.evaluate(LOG_PROBE)
-                for i in range(games):
-                    rounds += [r | {"game": i + 1} for r in play_game(page, pick, seconds)]
+                try:
+                    for i in range(games):
+                        rounds += [r | {"game": i + 1} for r in play_game(page, pick, seconds)]
+                except Exception:
+                    # what the page showed, for whoever reads the failure
+                    page.screenshot(path=str(log_dir / "bench_play_failed.png"))
+                    (log_dir / "bench_play_failed.json").write_text(json.dumps(
+                        {"rounds": rounds, "page_log": page.evaluate("window.qdLog")[-40:]}, indent=1, default=str))
+                    raise
                 log = page.evaluate("window.qdLog")
             finally:
                 browser.close()

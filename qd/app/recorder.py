@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qd.checks import number
+
 
 @dataclass
 class StrokeRecorder:
@@ -12,17 +14,22 @@ class StrokeRecorder:
     strokes: list = field(default_factory=list)   # each [[xs], [ys]]
     drawing: bool = False
 
+    def __post_init__(self):
+        self.min_step = number(self.min_step, "min_step", 0.0, 1000.0)
+
     def start(self, x: float, y: float) -> None:
         """Open a new stroke (a stroke still open is closed first: one open stroke at a time)."""
+        x, y = number(x, "x"), number(y, "y")
         if self.drawing:
             self.end()
-        self.strokes.append([[float(x)], [float(y)]])
+        self.strokes.append([[x], [y]])
         self.drawing = True
 
     def move(self, x: float, y: float):
         """Add a point to the open stroke; returns the segment (x0, y0, x1, y1) to draw, or None."""
         if not self.drawing:
             return None
+        x, y = number(x, "x"), number(y, "y")
         xs, ys = self.strokes[-1]
         x0, y0 = xs[-1], ys[-1]
         if (x - x0) ** 2 + (y - y0) ** 2 < self.min_step ** 2:

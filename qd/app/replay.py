@@ -337,7 +337,7 @@ def table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qd.app.replay", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.app.replay", description=__doc__.split("\n\n")[0])
     p.add_argument("--bench", action="store_true", help="print one JSON line")
     p.add_argument("--model", default=str(DEMO_MODEL), help="the demo model (default models/cnn.pt)")
     p.add_argument("--model-345", default=str(MODEL_345), help="the 345-class model (default models/qd345.pt)")

@@ -8,6 +8,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from qd.app.game import a_or_an
+from qd.checks import probability
 from qd.errors import QDError
 
 EMPTY_MESSAGE = "Draw something! I will guess after every stroke."
@@ -16,18 +18,21 @@ UNSURE_THRESHOLD = 0.5     # below this top-1 probability free draw says it is u
 
 def answer_text(top: list[tuple[str, float]] | None, threshold: float = UNSURE_THRESHOLD) -> str:
     """The one-line answer: a guess, an unsure hint, or the empty-canvas prompt."""
+    threshold = probability(threshold, "threshold")
     if not top:
         return EMPTY_MESSAGE
     name, p = top[0]
+    p = probability(p, f"the probability of {name!r}")
     if p < threshold:
-        return f"Hmm, I'm not sure yet. Maybe a {name} ({p:.0%})? Keep drawing."
-    return f"I think it is a {name}, {p:.0%}"
+        return f"Hmm, I'm not sure yet. Maybe {a_or_an(name)} ({p:.0%})? Keep drawing."
+    return f"I think it is {a_or_an(name)}, {p:.0%}"
 
 
 def bars_html(top: list[tuple[str, float]]) -> str:
     """Top-k probabilities as a horizontal bar chart (plain HTML, so it updates in ~1 ms)."""
     rows = []
     for i, (name, p) in enumerate(top):
+        p = probability(p, f"the probability of {name!r}")
         color = "#e8710a" if i == 0 else "#4285f4"
         rows.append(
             f'<div class="qd-bar" style="display:flex;align-items:center;margin:2px 0;font:13px sans-serif">'

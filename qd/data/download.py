@@ -219,7 +219,7 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qd.data.download",
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.data.download",
                                 description="Fetch official Quick, Draw! class files into the cache "
                                             "(parallel, resumable: rerun to continue).")
     p.add_argument("--classes", default="all", help='"all" (the 345 official classes) or comma-separated names')

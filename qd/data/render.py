@@ -247,7 +247,7 @@ def _render_for(job) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qd.data.render", description="The renderer's figures.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.data.render", description="The renderer's figures.")
     p.add_argument("--bench", action="store_true", help="print one JSON line: throughput, latency, error")
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--workers", type=int, default=None, help="processes for the throughput figure (default: cores)")

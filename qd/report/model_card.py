@@ -219,7 +219,7 @@ def write(models_dir: Path = MODELS_DIR, with_doodlenet: bool = True, names=None
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qd.report.model_card", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.report.model_card", description=__doc__.split("\n\n")[0])
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     a = p.parse_args(argv)
     try:

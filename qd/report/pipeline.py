@@ -159,7 +159,7 @@ def parse_param(text: str) -> tuple[str, str, object]:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m qd.report.pipeline", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.report.pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny parameters (a couple of minutes)")
     p.add_argument("--reports-dir", default=None, help=f"default: {REPORTS_DIR}")
     p.add_argument("--only", nargs="+", help=f"run only these notebooks ({', '.join(NOTEBOOKS)})")

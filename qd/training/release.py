@@ -174,7 +174,7 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qd.training.release", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.training.release", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(MODELS_DIR), help="folder for the checkpoints")
     p.add_argument("--only", nargs="+", choices=list(BY_NAME), help="train only these (in release order)")
     p.add_argument("--tiny", action="store_true", help="tiny settings: 1 epoch, narrow models, little data")

@@ -177,7 +177,7 @@ def bench(cfg: TrainConfig = config.STREAMING, steps: int = 60, workers: int = W
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qd.training.stream", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.training.stream", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", help="a folder of official <class>.npy or <class>.ndjson files")
     p.add_argument("--kind", default="numpy_bitmap", choices=["numpy_bitmap", "simplified"])

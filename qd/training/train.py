@@ -20,7 +20,7 @@ from qd.training.loop import train_model
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m qd.training.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m qd.training.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--classes", default=None, help="comma-separated; default: every bundled class")
     p.add_argument("--per-class", type=int, default=3000)

@@ -292,3 +292,38 @@ def test_the_words_a_game_asks_for_come_from_the_argument_or_the_environment(mon
     monkeypatch.setenv("QD_DEMO_WORDS", "dragon")
     app = demo.make_app(path)                 # a bad word from the environment: the page still plays, and says why
     assert len(app.play.words) > 2 and "QD_DEMO_WORDS: the model does not know 'dragon'" in html.unescape(app.free.status.value)
+
+
+# ----------------------------------------------------------------------------- reliability, round three (issue 24, point 10)
+
+@pytest.mark.parametrize("top,threshold,message", [([("cat", float("nan"))], 0.5, "probability of 'cat'"),
+                                                   ([("cat", 1.7)], 0.5, "probability of 'cat'"),
+                                                   ([("cat", -0.2)], 0.5, "probability of 'cat'"),
+                                                   ([("cat", 0.1)], float("nan"), "threshold")])
+def test_the_answer_line_refuses_what_is_no_probability(top, threshold, message):
+    with pytest.raises(QDError, match=message):
+        view.answer_text(top, threshold)
+    if threshold == 0.5:
+        with pytest.raises(QDError, match=message):
+            view.bars_html(top)
+
+
+def test_the_answer_line_says_an_before_a_vowel():
+    assert view.answer_text([("apple", 0.9)]) == "I think it is an apple, 90%"
+    assert view.answer_text([("eye", np.float32(0.2))]).startswith("Hmm, I'm not sure yet. Maybe an eye (20%)")
+
+
+@pytest.mark.parametrize("kw", [{"min_step": -5}, {"min_step": float("nan")}])
+def test_a_recorder_with_a_step_that_is_no_distance_is_refused(kw):
+    with pytest.raises(QDError, match="min_step"):
+        recorder.StrokeRecorder(**kw)
+
+
+def test_a_recorder_started_or_moved_with_no_position_says_so():
+    r = recorder.StrokeRecorder()
+    with pytest.raises(QDError, match="x must be a finite number"):
+        r.start(None, 3)
+    r.start(1, 2)
+    with pytest.raises(QDError, match="y must be a finite number"):
+        r.move(5, float("nan"))
+    assert r.strokes == [[[1.0], [2.0]]]

@@ -263,7 +263,7 @@ def test_drawing_shows_ink_our_bars_the_second_models_and_the_answer(page, model
     draw(page, d)
     assert _ink(page) > 500
     assert page.locator(".qd-chart .qd-bar").count() == 5
-    assert _answer(page).startswith(f"I think it is a {c}")
+    assert _answer(page).startswith(f"I think it is {game.a_or_an(c)}")
     assert page.locator(".qd-chart .qd-bar-name").first.inner_text() == c
     assert page.locator(".qd-chart2 .qd-bar").count() == 5                  # DoodleNet beside ours
     assert "ml5" in page.locator(".qd-credit").inner_text()

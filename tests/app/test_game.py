@@ -273,3 +273,36 @@ def test_a_game_that_could_never_end_or_be_won_is_refused(kw, message):
 def test_a_string_is_not_a_vocabulary():
     with pytest.raises(QDError, match="must be a list of class names"):
         game.Game("cat")
+
+
+# ----------------------------------------------------------------------------- reliability, round three (issue 24, point 10)
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), None, "1.0", True])
+def test_a_clock_that_is_not_a_time_is_refused_not_left_to_stall_the_round(bad):
+    g = game.Game(VOCAB, rounds=1, seconds=10)
+    g.start_round(0.0)
+    with pytest.raises(QDError, match="now must be a finite number"):
+        g.tick(bad)
+    with pytest.raises(QDError, match="now must be a finite number"):
+        game.Throttle(0.15).ready(bad)
+    assert g.tick(10.0) == "lost"                     # the round still ends on time
+
+
+def test_a_clock_that_goes_backwards_never_gives_more_than_the_rounds_time():
+    g = game.Game(VOCAB, rounds=1, seconds=10)
+    r = g.start_round(100.0)
+    assert r.left(50.0) == 10.0 and r.left(104.0) == 6.0
+
+
+def test_the_throttle_still_fires_after_a_bad_time_was_refused():
+    t = game.Throttle(0.15)
+    assert t.ready(0.0)
+    with pytest.raises(QDError):
+        t.ready(float("nan"))
+    assert t.ready(0.2)
+    with pytest.raises(QDError, match="interval must be"):
+        game.Throttle(-1)
+
+
+def test_what_the_game_says_has_no_none_in_it():
+    assert game.speech(None, None, "won") == "Oh, I know what it is!"
