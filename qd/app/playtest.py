@@ -64,6 +64,17 @@ def wait_state(page, wanted: str, timeout_s: float) -> None:
     page.wait_for_selector(f".qd-play.qd-state-{wanted}", state="attached", timeout=timeout_s * 1000)
 
 
+def press(page, selector: str, then: str, timeout_s: float = 60) -> None:
+    """One real click in the middle of a button the game hides once pressed (Start, Play again,
+    Got it!), then wait until the game is in state `then`. One click, never retried: Playwright's
+    click retries when its target hides, and a second click would land on whatever took its place."""
+    box = page.locator(selector).first.bounding_box()
+    if box is None:
+        raise QDError(f"the page shows no {selector} to press (the game is {state(page)!r})")
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_state(page, then, timeout_s)
+
+
 def ink(page, selector: str = ".qd-play canvas") -> int:
     """Dark pixels inside the canvas (its 2 px border cropped away), from a real screenshot."""
     png = page.locator(selector).first.screenshot()
@@ -133,9 +144,8 @@ def play_round(page, pick, seconds: float) -> dict:
     at its own pace, finished; then wait for the game to end the round (its own clock, if need be)."""
     prompt = card_prompt(page)
     drawing = pick(prompt)
-    page.locator(".qd-got-it").click()
     clicked = time.perf_counter()
-    wait_state(page, "playing", 30)
+    press(page, ".qd-got-it", "playing")
     at_start = ink(page)
     gap = time.perf_counter() - clicked          # the clock runs from Got it!, the replay's from the first point
     lag = draw_at_own_pace(page, drawing)
@@ -154,7 +164,7 @@ def results(page) -> list[dict]:
 
 def play_game(page, pick, seconds: float) -> list[dict]:
     """One whole game from the Start (or Play again) button to the results."""
-    page.locator(".qd-start").click()
+    press(page, ".qd-start", "ready")
     rounds = []
     while True:
         page.wait_for_selector(".qd-play.qd-state-ready, .qd-play.qd-state-over", state="attached", timeout=60_000)

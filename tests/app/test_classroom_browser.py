@@ -11,7 +11,7 @@ import pytest
 from helpers import CHROMIUM, CHROMIUM_ARGS, as_canvas, draw, need_browser
 
 from qd.app import game, replay
-from qd.app.playtest import card_prompt, wait_state
+from qd.app.playtest import card_prompt, press, wait_state
 from qd.data import ndjson
 from qd.paths import MODELS_DIR
 
@@ -112,11 +112,9 @@ def wait_for(condition, timeout, what, server):
 def test_a_round_the_old_rules_would_have_lost_is_won(server, browser, first_round):
     _, prompt, d = first_round
     ctx, page, _, _ = visit(browser, server)
-    page.get_by_role("button", name="Start").click()
-    wait_state(page, "ready", 30)
+    press(page, ".qd-start", "ready")
     assert card_prompt(page) == prompt
-    page.locator(".qd-got-it").click()
-    wait_state(page, "playing", 30)
+    press(page, ".qd-got-it", "playing")
     draw(page, d, mode="play")
     # a one-round game: the results follow the verdict (which may come before the last stroke)
     wait_state(page, "over", 60)

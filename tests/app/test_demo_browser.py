@@ -25,7 +25,7 @@ from helpers import CHROMIUM, CHROMIUM_ARGS, as_canvas, draw, need_browser
 
 from qd import REPORTS_DIR, ROOT
 from qd.app import game, view
-from qd.app.playtest import LOG_PROBE, card_prompt, draw_at_own_pace, ink, state, touch_draw, wait_state
+from qd.app.playtest import LOG_PROBE, card_prompt, draw_at_own_pace, ink, press, state, touch_draw, wait_state
 from qd.data import bitmaps, ndjson, prefixes, render, splits
 from qd.models import checkpoint, unknown
 from qd.models.infer import Predictor
@@ -184,14 +184,12 @@ def test_play_rounds_begin_at_got_it_on_a_clean_canvas_then_the_results(page, mo
     the prompt and the class it was taken for."""
     assert page.locator(".qd-mode button", has_text="Play").count() == 1
     page.evaluate(LOG_PROBE)
-    page.get_by_role("button", name="Start").click()
-    wait_state(page, "ready", 60)
+    press(page, ".qd-start", "ready")
     card = page.locator(".qd-card").inner_text()
     assert "Round 1 of 2" in card and f"in under {SECONDS} seconds" in card
     prompt = card_prompt(page)
     _, d = _examples(model_path, [prompt], max_seconds=SECONDS - 4)[0]     # picked while the card waits
-    page.locator(".qd-got-it").click()
-    wait_state(page, "playing", 30)
+    press(page, ".qd-got-it", "playing")
     assert _ink(page, "play") == 0 and re.search(rf"0:{SECONDS}", page.locator(".qd-timer").inner_text())
     lag = draw_at_own_pace(page, d)
     page.wait_for_function("() => !document.querySelector('.qd-play').classList.contains('qd-state-playing')",
@@ -203,8 +201,7 @@ def test_play_rounds_begin_at_got_it_on_a_clean_canvas_then_the_results(page, mo
     assert f"Oh, I know, it's {prompt}!" in page.locator(".qd-card").inner_text()    # the verdict on the next card
     prompt2 = card_prompt(page)
     other, d2 = _examples(model_path, [c for c in CLASSES if c != prompt2], max_seconds=SECONDS - 4, never=prompt2)[0]
-    page.locator(".qd-got-it").click()
-    wait_state(page, "playing", 30)
+    press(page, ".qd-got-it", "playing")
     assert _ink(page, "play") == 0                 # nothing of round 1's drawing reached round 2
     draw_at_own_pace(page, d2)
     if os.environ.get("QD_SAVE_SCREENSHOT") == "1" and state(page) == "playing":     # the README's play mode
