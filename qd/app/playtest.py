@@ -65,13 +65,13 @@ def wait_state(page, wanted: str, timeout_s: float) -> None:
 
 
 def press(page, selector: str, then: str, timeout_s: float = 60) -> None:
-    """One real click in the middle of a button the game hides once pressed (Start, Play again,
-    Got it!), then wait until the game is in state `then`. One click, never retried: Playwright's
-    click retries when its target hides, and a second click would land on whatever took its place."""
-    box = page.locator(selector).first.bounding_box()
-    if box is None:
-        raise QDError(f"the page shows no {selector} to press (the game is {state(page)!r})")
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    """Press a button the game hides once pressed (Start, Play again, Got it!) exactly once, then
+    wait until the game is in state `then`. The click event goes to the button itself once it is
+    visible, enabled and still: no coordinates a page still laying out could move, and no retried
+    click (Playwright's retries when its target hides) landing on what took the button's place."""
+    button = page.locator(selector).first
+    button.click(trial=True, timeout=timeout_s * 1000)      # the checks of a click, without clicking
+    button.dispatch_event("click")
     wait_state(page, then, timeout_s)
 
 
