@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 from simplification.cutil import simplify_coords
 
+from qd.checks import numeric_rows
 from qd.errors import QDError
 
 SIDE = 256.0         # the simplified format's coordinate box
 LINE_WIDTH = 16.0    # pen width in those units
 PADDING = 16.0       # margin on each side, in those units, before the half pen width
 MAX_EXTENT = 1e7     # screens are a few thousand pixels wide; far beyond is corrupt data
+MIN_EXTENT = 1e-6    # points closer than this coincide: a drawing this small is a dot (scaling it
+                     # up to 255 would overflow)
 RDP_EPSILON = 2.0    # the simplified files' Ramer-Douglas-Peucker epsilon
 MAX_POINTS = 100_000         # per drawing: the longest official raw drawings have a few thousand
 MAX_RESAMPLED = 20_000       # points per stroke after resampling; past this the spacing grows beyond 1 unit
@@ -30,20 +33,22 @@ def as_strokes(strokes, where: str) -> tuple[list[np.ndarray], bool]:
         raise QDError(f"{where}: empty drawing (no strokes)")
     if isinstance(strokes, (str, bytes, dict)) or not hasattr(strokes, "__len__"):
         raise QDError(f"{where}: expected a list of strokes [[x...], [y...]], got {type(strokes).__name__}")
-    out, timed = [], False
+    if isinstance(strokes, np.ndarray) and strokes.dtype != object:
+        strokes = list(strokes)           # one (rows, n) array per stroke
+    out, rows = [], set()
     for k, s in enumerate(strokes):
-        if isinstance(s, (str, bytes)):
-            raise QDError(f"{where}: stroke {k} is a {type(s).__name__}, expected [[x...], [y...]]")
-        try:
-            a = np.asarray(s, dtype=np.float64)
-        except (ValueError, TypeError) as e:
-            raise QDError(f"{where}: stroke {k} is not numeric lists of equal length ({e})") from e
-        if a.ndim != 2 or a.shape[0] not in (2, 3):
-            raise QDError(f"{where}: stroke {k} has shape {a.shape}, expected [[x...], [y...]] (2, n)")
+        a = numeric_rows(s, f"{where}: stroke {k}")
+        if a.shape[0] not in (2, 3):
+            raise QDError(f"{where}: stroke {k} has shape {a.shape}, expected [[x...], [y...]] (2, n)"
+                          + (" (a list of (x, y) points? give the xs and the ys as two lists)" if a.shape[1] == 2 else ""))
         if a.shape[1] == 0:
             raise QDError(f"{where}: stroke {k} has no points")
-        timed |= a.shape[0] == 3
+        rows.add(a.shape[0])
         out.append(a[:2])
+    if len(rows) > 1:   # a (3, 2) list of points among [[x...], [y...]] strokes would pass for x, y, t
+        raise QDError(f"{where}: strokes mix [[x...], [y...]] and [[x...], [y...], [t...]] forms "
+                      "(a stroke given as a list of (x, y) points?)")
+    timed = rows == {3}
     n = sum(a.shape[1] for a in out)
     if n > MAX_POINTS:
         raise QDError(f"{where}: {n:,} points, more than {MAX_POINTS:,}: not a hand-made drawing")
@@ -67,7 +72,7 @@ def check_extent(pts: np.ndarray, where: str) -> tuple[np.ndarray, float]:
 
 def scale_of(extent: float) -> float:
     """The factor that makes the longer side span 0..255 (1 for a dot: nothing to scale)."""
-    return (SIDE - 1) / extent if extent > 0 else 1.0
+    return (SIDE - 1) / extent if extent >= MIN_EXTENT else 1.0
 
 
 def needs_simplifying(pts: np.ndarray, lo: np.ndarray, timed: bool) -> bool:

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from qd.checks import integer, numeric_rows, one_of
 from qd.errors import QDDataWarning, QDError
 from qd.paths import DATA_DIR
 
@@ -55,16 +56,14 @@ def parse_drawing(obj, where: str = "drawing") -> Drawing:
     for k, s in enumerate(raw):
         if not isinstance(s, list) or len(s) not in (2, 3):
             raise QDError(f"{where}: stroke {k} must be [[x...], [y...]] or [[x...], [y...], [t...]]")
-        try:
-            a = np.array(s, dtype=np.float32)
-        except (ValueError, TypeError) as e:
-            raise QDError(f"{where}: stroke {k} is not numeric lists of equal length ({e})") from e
-        except OverflowError as e:   # a number with hundreds of digits
-            raise QDError(f"{where}: stroke {k} has a number too large for a coordinate") from e
-        if a.ndim != 2 or a.shape[1] == 0:
+        a = numeric_rows(s, f"{where}: stroke {k}")
+        if a.shape[1] == 0:
             raise QDError(f"{where}: stroke {k} has shape {a.shape}, expected (2 or 3, n>=1)")
         if not np.isfinite(a).all():
             raise QDError(f"{where}: stroke {k} has non-finite coordinates")
+        if np.abs(a).max() > np.finfo(np.float32).max:
+            raise QDError(f"{where}: stroke {k} holds a number too large for a coordinate ({np.abs(a).max():.3g})")
+        a = a.astype(np.float32)
         strokes.append(a)
     if len({a.shape[0] for a in strokes}) != 1:
         raise QDError(f"{where}: strokes mix [x, y] and [x, y, t] forms")
@@ -111,10 +110,9 @@ def iter_drawings(path: str | Path, on_error: str = "raise", limit: int | None =
     first, also when the reading stops early (`limit`, or the caller stops iterating).
     Blank lines are ignored; each line is decoded on its own, so a bad byte names its own line.
     """
-    if on_error not in ("raise", "skip"):
-        raise QDError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if limit is not None and limit < 0:
-        raise QDError(f"limit must be >= 0, got {limit}")
+    one_of(on_error, "on_error", ("raise", "skip"))
+    if limit is not None:
+        limit = integer(limit, "limit", 0)
     path = Path(path)
     if not path.exists():
         raise QDError(f"{path}: file not found")

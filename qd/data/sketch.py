@@ -13,6 +13,7 @@ from qd.data.geometry import (
     scale_of,
 )
 from qd.data.render import Atlas, atlas
+from qd.errors import QDError
 
 
 class Sketch:
@@ -31,7 +32,12 @@ class Sketch:
         self._drawn, self._hi = 0, None   # strokes on the surface, and the centring they were drawn with
 
     def add(self, stroke) -> None:
-        (a,), _ = as_strokes([stroke], "stroke")
+        """Add a finished canvas stroke [[x...], [y...]] (canvas strokes carry no times, so three
+        rows would be a list of (x, y) points, not x, y and t)."""
+        (a,), timed = as_strokes([stroke], "stroke")
+        if timed:
+            raise QDError("stroke: a canvas stroke is [[x...], [y...]]; got 3 rows "
+                          "(a list of (x, y) points? give the xs and the ys as two lists)")
         self.strokes.append(a)
 
     def pop(self) -> None:

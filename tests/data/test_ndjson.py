@@ -76,7 +76,7 @@ def test_iter_drawings_streams(tmp_path):
     ("{not json", r"bad.ndjson:2: not valid JSON"),
     ({"word": "a"}, r"bad.ndjson:2: no 'drawing' field"),
     ({"word": "a", "drawing": []}, r"bad.ndjson:2: empty drawing"),
-    ({"word": "a", "drawing": [[[1, 2], [3]]]}, r"bad.ndjson:2: stroke 0 is not numeric lists of equal length"),
+    ({"word": "a", "drawing": [[[1, 2], [3]]]}, r"bad.ndjson:2: stroke 0 is not rows of numbers of equal length"),
     ({"word": "a", "drawing": [[[1, 2]]]}, r"bad.ndjson:2: stroke 0 must be"),
     ({"word": "a", "drawing": [[[], []]]}, r"bad.ndjson:2: stroke 0 has shape \(2, 0\)"),
     ([1, 2, 3], r"bad.ndjson:2: expected a JSON object"),
@@ -154,7 +154,7 @@ def test_limit_zero_yields_nothing_and_negative_is_refused(tmp_path):
     p = write_ndjson(tmp_path / "s.ndjson", [STAR] * 3)
     assert ndjson.load_drawings(p, limit=0) == []
     assert len(ndjson.load_drawings(p, limit=2)) == 2
-    with pytest.raises(QDError, match="limit must be >= 0"):
+    with pytest.raises(QDError, match="limit must be a whole number >= 0"):
         ndjson.load_drawings(p, limit=-1)
 
 
@@ -173,7 +173,7 @@ def test_skip_mode_warns_when_stopped_early(tmp_path):
 def test_a_401_digit_number_is_a_bad_line_that_skip_mode_steps_over(tmp_path):
     huge = '{"word": "a", "drawing": [[[0, ' + "9" * 401 + '], [0, 1]]]}'
     p = write_ndjson(tmp_path / "huge.ndjson", [GOOD, huge, GOOD])
-    with pytest.raises(QDError, match=r"huge.ndjson:2: stroke 0 has a number too large"):
+    with pytest.raises(QDError, match=r"huge.ndjson:2: stroke 0 holds a number too large"):
         ndjson.load_drawings(p)
     with pytest.warns(QDDataWarning, match="skipped 1 bad line"):
         assert len(ndjson.load_drawings(p, on_error="skip")) == 2
@@ -198,3 +198,11 @@ def test_a_folder_a_device_or_a_pipe_is_named_for_what_it_is(tmp_path):
         ndjson.load_drawings(fifo)
     with pytest.raises(QDError, match="file not found"):
         ndjson.load_drawings(tmp_path / "nope.ndjson")
+
+
+@pytest.mark.parametrize("limit", [2.5, "3", True, -1])
+def test_limit_is_a_whole_number(limit):
+    """(issue 24, point 8) limit=2.5 gave 3 drawings, '3' a TypeError."""
+    with pytest.raises(QDError, match="limit must be a whole number"):
+        list(ndjson.iter_drawings(ndjson.strokes_path("cat"), limit=limit))
+    assert len(ndjson.load_drawings(ndjson.strokes_path("cat"), limit=np.int64(2))) == 2

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -20,9 +21,11 @@ def test_renderer_matches_official_bitmaps(official_pairs):
     for row, official in official_pairs:
         errs[row["kind"]].append(_mae(render.render(row["drawing"]), official))
     assert len(errs["simplified"]) >= 20 and len(errs["raw"]) >= 20
-    # measured: simplified ~1.1, raw ~2.5 (raw strokes are not RDP-simplified); unrelated doodles > 8
-    assert np.mean(errs["simplified"]) < 2.0
-    assert np.mean(errs["raw"]) < 3.5
+    # measured (cairo 1.16-1.18): simplified 0.42, raw 0.77; unrelated doodles > 8. The bars sit just
+    # above: a 15.5-unit pen (1.32 / 1.58), bevel joins (0.63 / 1.00) or raw strokes not resampled
+    # before RDP (raw 1.20) all fail them.
+    assert np.mean(errs["simplified"]) < 0.5
+    assert np.mean(errs["raw"]) < 0.85
     assert max(max(v) for v in errs.values()) < 6.0
 
 
@@ -53,6 +56,10 @@ def test_dot_strokes_and_straight_lines_render():
     ([[[0] * 200_001, [0] * 200_001]], "more than 100,000"),
     ([[[1, 2, 3]]], r"stroke 0 has shape \(1, 3\)"),
     ([[[0, np.nan], [0, 1]]], "non-finite"),
+    ([[[True, False], [0, 1]]], "holds True, not a number"),                 # a bool is no coordinate
+    ([[["1", 2], [0, 1]]], "holds '1', not a number"),
+    ([[[0, 1, 2], [0, 1, 2]], [[0, 0], [10, 10], [20, 20]]], "mix"),        # a list of (x, y) points
+    ([[[0, 0], [1, 1], [2, 2], [3, 3]]], r"shape \(4, 2\).*list of \(x, y\) points"),
 ])
 def test_render_bad_input(strokes, message):
     with pytest.raises(QDError, match=message):
@@ -155,3 +162,32 @@ def test_a_sketch_equals_render_stroke_by_stroke(strokes):
         np.testing.assert_array_equal(s.image(open_stroke=stroke), render.render(strokes[:k] + [stroke]))
         s.add(stroke)
         np.testing.assert_array_equal(s.image(), render.render(strokes[:k + 1]))
+
+
+def test_a_canvas_stroke_given_as_points_is_refused():
+    """(issue 24, point 8) [[x, y], [x, y], [x, y]] has 3 rows of 2, the shape of a raw stroke with
+    times; a canvas stroke never has times, so the sketch refuses it instead of drawing a dot."""
+    s = sketch.Sketch()
+    with pytest.raises(QDError, match=r"list of \(x, y\) points"):
+        s.add([[0, 0], [10, 10], [20, 20]])
+    s.add([[0, 10, 20], [0, 10, 20]])
+    assert np.array_equal(s.image(), render.render([[[0, 10, 20], [0, 10, 20]]]))
+
+
+def test_a_vanishingly_small_drawing_is_a_dot_without_warnings():
+    """(issue 24, point 8) an extent of 5e-324 overflowed the scale (a RuntimeWarning, NaN points)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        img = render.render([[[0, 5e-324], [0, 0]]])
+    assert np.array_equal(img, render.render([[[0], [0]]]))
+
+
+def test_numbers_beyond_float32_are_too_large_not_non_finite(tmp_path):
+    """(issue 24, point 8) 1e39 is a finite number: the message says it is too large."""
+    p = tmp_path / "big.ndjson"
+    p.write_text(json.dumps({"word": "cat", "drawing": [[[0, 1e39], [0, 1]]]}) + "\n")
+    with pytest.raises(QDError, match="too large for a coordinate"):
+        ndjson.load_drawings(p)
+    p.write_text(json.dumps({"word": "cat", "drawing": [[[0, True], [0, 1]]]}) + "\n")
+    with pytest.raises(QDError, match="big.ndjson:1: stroke 0 holds True"):
+        ndjson.load_drawings(p)
