@@ -40,6 +40,15 @@ def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path
     return folder
 
 
+def ensure_writable_file(path: str | Path, what: str = "output file") -> Path:
+    """Prove `path` can be written (not a folder, its folder writable) before any long work starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise QDError(f"{path}: {what} is a folder, expected a file path")
+    ensure_writable_dir(path.parent, f"{what}'s folder")
+    return path
+
+
 def temp_beside(path: Path) -> tuple[int, str]:
     """(open fd, path) of a new hidden temporary file in `path`'s folder, named after `path` and this
     process (`.<name>.<pid>.<random>.part`), so a later run can tell a dead process's leftovers

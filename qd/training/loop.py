@@ -56,10 +56,16 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig):
 
 @torch.no_grad()
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Top-1 accuracy in eval mode; a `QDError` when the model answers NaN or infinity (training
+    diverged: batch-norm statistics can blow up while the training loss still looks finite)."""
     model.eval()
     correct = 0
     for i in range(0, len(y), batch_size):
-        correct += (model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+        out = model(X[i:i + batch_size])
+        if not torch.isfinite(out).all():
+            raise QDError("training diverged: the model answers NaN or infinity on the evaluation "
+                          "drawings (lr too high?); nothing was saved")
+        correct += (out.argmax(1) == y[i:i + batch_size]).sum().item()
     return correct / max(1, len(y))
 
 
@@ -133,6 +139,7 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
                 sched.step()
             tot_loss += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
+        checkpoint.check_weights(model.state_dict(), f"epoch {epoch}, nothing saved")   # diverged: stop
         hist.epoch.append(epoch)
         hist.train_loss.append(tot_loss / len(yt))
         hist.train_acc.append(correct / len(yt))

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from qd import atomic
+from qd import atomic, checks
 from qd.data import augment, bitmaps, datasets, ndjson
 from qd.errors import QDError
 from qd.models import architectures, checkpoint
@@ -47,12 +47,14 @@ def fit_stream(dataset, classes: list[str], cfg: TrainConfig, out: str | Path | 
     """Train `cfg.model` on a map-style dataset of (uint8 image, label); see the module docstring.
     Returns a summary: losses per step (this rank's), epochs done, drawings/s, the weights' digest."""
     cfg.validate()
-    if not isinstance(workers, int) or workers < 0:
-        raise QDError(f"workers must be a whole number >= 0, got {workers!r}")
+    workers = checks.integer(workers, "workers", 0)
+    if max_steps is not None:
+        max_steps = checks.integer(max_steps, "max_steps", 1)
+    checks.names(classes, "classes", at_least=2)
+    if out is not None:
+        atomic.ensure_writable_file(out, "--out")
     rank, world, device = distributed.setup()
     cuda = device.type == "cuda"
-    if out is not None and rank == 0:
-        atomic.ensure_writable_dir(Path(out).parent, "--out folder")
     torch.manual_seed(cfg.seed)
     model = architectures.build(cfg.model, len(classes), seed=cfg.seed, **checkpoint.model_kwargs(cfg)).to(device)
     if not cuda:
@@ -130,7 +132,10 @@ def _resume(out: Path, model: nn.Module, classes, cfg: TrainConfig, opt, sched, 
     if not isinstance(state, dict) or not {"optimizer", "scheduler", "scaler", "epoch", "sampler"} <= set(state):
         raise QDError(f"{out}: no resume state in this checkpoint (was it written by qd.training.stream?)")
     if ck["classes"] != list(classes):
-        raise QDError(f"{out}: checkpoint classes differ from this run's ({len(ck['classes'])} vs {len(classes)})")
+        theirs, ours = ck["classes"], list(classes)
+        diff = "the same classes in another order" if sorted(theirs) == sorted(ours) else \
+            f"only in the checkpoint: {sorted(set(theirs) - set(ours))[:5]}; only in this run: {sorted(set(ours) - set(theirs))[:5]}"
+        raise QDError(f"{out}: the checkpoint was trained on other classes than this run's ({diff})")
     saved = TrainConfig.from_dict(ck["config"])
     changed = [f"{k}: {getattr(saved, k)!r} -> {getattr(cfg, k)!r}" for k in asdict(cfg) if getattr(saved, k) != getattr(cfg, k)]
     if changed:

@@ -31,10 +31,7 @@ def main(argv=None) -> dict:
     cfg = config.from_flags(a)
     if a.per_class < 2:
         raise QDError(f"--per-class must be >= 2 (a stratified 70/30 split needs 2 drawings a class), got {a.per_class}")
-    out = Path(a.out)
-    if out.is_dir():
-        raise QDError(f"--out {out}: is a folder, expected a checkpoint file path")
-    atomic.ensure_writable_dir(out.parent, "--out folder")   # fail now, not after training
+    out = atomic.ensure_writable_file(a.out, "--out")   # fail now, not after training
     classes = None
     if a.classes is not None:
         classes = bitmaps.resolve_classes(a.classes)

@@ -1,5 +1,8 @@
 """The checkpoint format: saved atomically, checksummed, every bad file a QDError."""
+import copy
+import datetime
 import errno
+import io
 import os
 
 import numpy as np
@@ -37,7 +40,7 @@ def test_missing_or_bad_checkpoint_says_how_to_make_one(tmp_path):
     with pytest.raises(QDError, match=r"no trained model at .*nope.pt: the release models ship in models/.*`make models`.*python -m qd.training.train"):
         Predictor(tmp_path / "nope.pt")
     (tmp_path / "bad.pt").write_text("not a checkpoint")
-    with pytest.raises(QDError, match="bad.pt: not a qd checkpoint"):
+    with pytest.raises(QDError, match="bad.pt: not a checkpoint of this project"):
         Predictor(tmp_path / "bad.pt")
 
 
@@ -47,7 +50,11 @@ def test_a_failed_save_leaves_the_good_checkpoint_intact(small_model, tmp_path, 
     target.write_bytes(path.read_bytes())
     good = target.read_bytes()
 
+    real_save = torch.save
+
     def disk_full(obj, f, *a, **kw):      # writes half, then the disk is full
+        if isinstance(f, io.BytesIO):     # save's check that the checkpoint loads back, in memory
+            return real_save(obj, f, *a, **kw)
         with open(f, "wb") as fh:
             fh.write(good[: len(good) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -59,14 +66,17 @@ def test_a_failed_save_leaves_the_good_checkpoint_intact(small_model, tmp_path, 
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda ck: ck["config"].update(model="mlp"), r"weights do not fit a 'mlp' model"),
+    (lambda ck: ck["config"].update(model="mlp"), r"its config .*'mlp'.* builds no model"),
     (lambda ck: ck["config"].update(model_kw={"width": 8}), r"weights do not fit a 'cnn' model"),
-    (lambda ck: ck["config"].update(model_kw={"nonsense": 1}), r"weights do not fit a 'cnn' model"),
+    (lambda ck: ck["config"].update(model_kw={"nonsense": 1}), r"its config .* builds no model: .*nonsense"),
+    (lambda ck: ck["config"].update(dropout="x"), r"its config .*'dropout': 'x'.* builds no model"),
     (lambda ck: ck["config"].pop("model"), r"broken config: 'model' must be one of"),
     (lambda ck: ck.update(config="cnn"), r"broken config"),
-    (lambda ck: ck.update(classes=["only one"]), r"broken checkpoint: 'classes' must be a list of at least 2"),
+    (lambda ck: ck.update(classes=["only one"]), r"broken checkpoint: 'classes' must name at least 2"),
+    (lambda ck: ck.update(classes=["cat", "cat", "dog"]), r"broken checkpoint: 'classes' names 'cat' more than once"),
+    (lambda ck: ck.update(classes=["cat", "", "dog"]), r"broken checkpoint: 'classes' holds '': every name must be"),
     (lambda ck: ck.update(classes=["a", "b"]), r"weights do not fit a 'cnn' model with 2 classes"),
-    (lambda ck: ck.pop("state_dict"), r"not a qd checkpoint \(missing"),
+    (lambda ck: ck.pop("state_dict"), r"not a checkpoint of this project \(missing"),
 ])
 def test_a_checkpoint_of_another_kind_is_a_qderror(small_model, tmp_path, change, message):
     path = resave(small_model[0], tmp_path / "other.pt", change)
@@ -103,8 +113,8 @@ def test_a_checkpoint_saved_before_the_regrouping_still_loads(small_model, tmp_p
 
 # ----------------------------------------------------------------------------- reliability, round two
 
-@pytest.mark.parametrize("content,message", [(b"", "an empty file"), (os.urandom(64), "not a qd checkpoint"),
-                                             (b"<!DOCTYPE html><html></html>", "not a qd checkpoint")])
+@pytest.mark.parametrize("content,message", [(b"", "an empty file"), (os.urandom(64), "not a checkpoint of this project"),
+                                             (b"<!DOCTYPE html><html></html>", "not a checkpoint of this project")])
 def test_an_empty_or_random_file_is_a_qderror_not_a_crash(tmp_path, content, message):
     p = tmp_path / "bad.pt"
     p.write_bytes(content)
@@ -156,3 +166,76 @@ def test_bad_metadata_with_a_valid_checksum_fails_at_load_not_at_the_first_strok
 def test_predict_image_takes_only_the_models_images(small_model, img):
     with pytest.raises(QDError, match="predict_image takes uint8 images"):
         Predictor(small_model[0]).predict_image(img)
+
+
+# ----------------------------------------------------------------------------- reliability, round three
+
+def _with_weight(model, value):
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        next(m.parameters()).view(-1)[0] = value
+    return m
+
+
+@pytest.mark.parametrize("value,message", [(float("nan"), "hold NaN or infinity"),
+                                           (7e11, r"reach 7e\+11, beyond 1e\+06")])
+def test_diverged_weights_are_never_saved_and_the_old_file_stays(small_model, tmp_path, value, message):
+    """(issue 24, point 1) weights of 7e11 or NaN made a Predictor answer NaN; save refuses them."""
+    path, m, cfg = small_model
+    target = tmp_path / "cnn.pt"
+    target.write_bytes(path.read_bytes())
+    with pytest.raises(QDError, match=rf"cnn.pt: not saved: weights .* {message}.*diverged"):
+        checkpoint.save(target, _with_weight(m, value), ["apple", "star", "square"], cfg)
+    assert target.read_bytes() == path.read_bytes()
+
+
+def test_nan_weights_with_a_valid_checksum_do_not_load(small_model, tmp_path):
+    """(issue 24, point 9) a checkpoint whose checksum matches its NaN weights loaded and answered NaN."""
+    def poison(ck):
+        ck["state_dict"]["head.3.weight"][0, 0] = float("nan")
+        ck["weights_sha256"] = checkpoint.weights_digest(ck["state_dict"])
+    p = resave(small_model[0], tmp_path / "nan.pt", poison)
+    with pytest.raises(QDError, match=r"nan.pt: weights head.3.weight hold NaN"):
+        Predictor(p)
+
+
+@pytest.mark.parametrize("classes,extra,message", [
+    (["apple", "star"], {}, "weights do not fit a 'cnn' model with 2 classes"),
+    (["apple", "star", "apple"], {}, "'apple' more than once"),
+    (["apple", "star", "square"], {"when": datetime.date(2026, 1, 1)}, "no plain data"),
+    (["apple", "star", "square"], {"helper": lambda x: x}, "no plain data"),
+])
+def test_a_checkpoint_that_could_never_load_is_refused_at_save(small_model, tmp_path, classes, extra, message):
+    """(issue 24, point 4) such a file was written, and then every load failed."""
+    _, m, cfg = small_model
+    with pytest.raises(QDError, match=rf"bad.pt: not saved: .*{message}"):
+        checkpoint.save(tmp_path / "bad.pt", m, classes, cfg, **extra)
+    assert not (tmp_path / "bad.pt").exists()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pickle ran",))
+
+
+@pytest.mark.parametrize("content", [os.urandom(4096), b"PK\x03\x04" + os.urandom(200), "evil"])
+def test_an_unreadable_checkpoint_never_repeats_torchs_advice_to_load_unsafely(small_model, tmp_path, content, capsys):
+    """(issue 24, point 5) torch's message, cut at 200 characters, read "Re-running torch.load with
+    weights_only set to False": the unsafe thing. A pickle of an object is refused and never run."""
+    p = tmp_path / "bad.pt"
+    if content == "evil":
+        torch.save({"state_dict": _Evil()}, p)
+    else:
+        p.write_bytes(content)
+    for load in (checkpoint.load, Predictor, lambda q: loop.transfer(q, 3)):
+        with pytest.raises(QDError) as e:
+            load(p)
+        assert "bad.pt: not a checkpoint of this project" in str(e.value)
+        assert "weights_only" not in str(e.value) and "Re-running" not in str(e.value)
+    assert "pickle ran" not in capsys.readouterr().out
+
+
+def test_a_folder_given_as_a_checkpoint_is_called_a_folder(tmp_path):
+    """(issue 24, point 12) it was 'no such checkpoint'."""
+    with pytest.raises(QDError, match="is a folder, expected a checkpoint file"):
+        checkpoint.load(tmp_path)

@@ -110,7 +110,7 @@ def test_resume_checks_the_checkpoint_like_any_other(mirror, tmp_path, content, 
     (tmp_path / "run.pt").write_bytes(content)
     assert stream.main(_cli(mirror, tmp_path, "--resume")[3:]) == 1
     err = capsys.readouterr().err
-    assert "run.pt:" in err and ("empty file" in err or "not a qd checkpoint" in err)
+    assert "run.pt:" in err and ("empty file" in err or "not a checkpoint of this project" in err)
 
 
 def test_resume_refuses_another_run_or_changed_settings(mirror, tmp_path, small_model, capsys):
@@ -145,3 +145,30 @@ def test_the_bench_refuses_a_batch_of_nothing_at_once():
     out = subprocess.run([sys.executable, "-m", "qd.training.stream", "--bench", "--batch-size", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "batch_size must be >= 1" in out.stderr
+
+
+# ----------------------------------------------------------------------------- reliability, round three
+
+@pytest.mark.parametrize("steps", ["0", "-1"])
+def test_max_steps_of_nothing_is_refused(mirror, tmp_path, steps, capsys):
+    """(issue 24, point 11) --max-steps 0 or -1 ran one step."""
+    assert stream.main(_cli(mirror, tmp_path, "--max-steps", steps)[3:]) == 1
+    assert "max_steps must be a whole number >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "run.pt").exists()
+
+
+def test_a_folder_as_out_is_refused_before_training(mirror, tmp_path, monkeypatch, capsys):
+    """(issue 24, point 4) the run trained a whole epoch, then failed to write."""
+    monkeypatch.setattr(stream.architectures, "build", lambda *a, **kw: pytest.fail("built a model before checking --out"))
+    args = _cli(mirror, tmp_path)[3:]
+    args[args.index("--out") + 1] = str(tmp_path)
+    assert stream.main(args) == 1
+    assert "--out is a folder, expected a file path" in capsys.readouterr().err
+
+
+def test_resume_with_other_classes_names_them(mirror, tmp_path, capsys):
+    """(issue 24, point 12) it said 'classes differ (2 vs 2)'."""
+    assert stream.main(_cli(mirror, tmp_path, "--classes", "apple,star", "--max-steps", "2")[3:]) == 0
+    capsys.readouterr()
+    assert stream.main(_cli(mirror, tmp_path, "--classes", "apple,cat", "--max-steps", "2", "--resume")[3:]) == 1
+    assert "only in the checkpoint: ['star']; only in this run: ['cat']" in capsys.readouterr().err

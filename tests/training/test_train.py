@@ -26,7 +26,7 @@ def test_cli_checks_out_is_writable_before_training(tmp_path, monkeypatch):
     blocker = tmp_path / "a file"           # a path through a file cannot be written, even by root
     blocker.write_text("x")
     monkeypatch.setattr(train, "train_model", lambda *a, **kw: pytest.fail("trained before checking --out"))
-    with pytest.raises(QDError, match=r"a file: --out folder is not writable"):
+    with pytest.raises(QDError, match=r"a file: --out's folder is not writable"):
         train.main(["--epochs", "1", "--out", str(blocker / "m.pt")])
 
 
@@ -73,7 +73,7 @@ def test_bad_seeds_and_class_lists_are_refused(args, message, tmp_path):
 
 
 def test_divergent_training_stops_and_saves_nothing(tmp_path):
-    with pytest.raises(QDError, match="training diverged: the loss is (nan|inf)"):
+    with pytest.raises(QDError, match="training diverged"):
         train.main(["--model", "mlp", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "3", "--classes", "cat,fish",
                     "--per-class", "100", "--out", str(tmp_path / "m.pt")])
     assert not (tmp_path / "m.pt").exists()
@@ -87,3 +87,17 @@ def test_an_interrupted_run_says_what_was_kept(tmp_path):
     out = subprocess.run([sys.executable, "-c", script + "runpy.run_module('qd.training.train', run_name='__main__')"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "interrupted: nothing was saved" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_divergence_the_loss_does_not_show_stops_the_run_and_keeps_the_old_file(tmp_path):
+    """(issue 24, point 1) SGD at lr 1e6 on few drawings: the training loss stays finite while the
+    batch-norm statistics blow up, and the run used to exit 0 with a model that answers NaN."""
+    out = tmp_path / "m.pt"
+    out.write_bytes(b"the previous model")
+    proc = subprocess.run([sys.executable, "-m", "qd.training.train", "--optimizer", "sgd", "--lr", "1e6",
+                           "--epochs", "2", "--classes", "cat,fish,star", "--per-class", "30", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-500:]
+    assert "training diverged" in proc.stderr and "Traceback" not in proc.stderr
+    assert out.read_bytes() == b"the previous model"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
