@@ -42,7 +42,8 @@ def write_ndjson(path: Path, lines: list) -> Path:
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Serves `root`; `faults` maps a URL path to a list of what to do on each request:
     'ok', 'truncate' (send half the body under the full Content-Length), '500', 'reset', 'html', 'cut_lines',
-    'slow', 'bad_length' (Content-Length: abc) or 'gzip' (a gzip-encoded body)."""
+    'slow', 'bad_length' (Content-Length: abc) or 'gzip' (a gzip-encoded body). A Range request is
+    answered 206 with those bytes, as the official bucket answers it (`ranges` records each)."""
     root: Path
     faults: dict
     hits: list
@@ -103,15 +104,28 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             self.close_connection = True
+        elif self.headers.get("Range", "").startswith("bytes=") and Path(self.translate_path(self.path)).is_file():
+            self.send_range()      # as the official bucket does: 206 with the asked bytes
         else:
             super().do_GET()
+
+    def send_range(self):
+        body = Path(self.translate_path(self.path)).read_bytes()
+        first, _, last = self.headers["Range"][len("bytes="):].partition("-")
+        first, last = int(first), min(int(last) if last else len(body) - 1, len(body) - 1)
+        self.ranges.append((self.path, first, last))
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {first}-{last}/{len(body)}")
+        self.send_header("Content-Length", str(last - first + 1))
+        self.end_headers()
+        self.wfile.write(body[first:last + 1])
 
 
 @contextlib.contextmanager
 def serve(root: Path):
     """An HTTP server of `root` on 127.0.0.1 (a `Handler`): yields (base URL, the handler class, whose
     `faults` and `hits` the test sets and reads)."""
-    handler = type("H", (Handler,), {"root": root, "faults": {}, "hits": []})
+    handler = type("H", (Handler,), {"root": root, "faults": {}, "hits": [], "ranges": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:

@@ -24,7 +24,7 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from qd import atomic
+from qd import atomic, checks
 from qd.data import bitmaps, filecheck
 from qd.errors import QDDataWarning, QDError
 
@@ -167,11 +167,11 @@ def download(classes: Sequence[str] | str, kind: str = "numpy_bitmap", cache_dir
     classes = list(classes)
     if not classes:
         raise QDError("no classes to download: give class names or \"all\"")
-    if retries < 1:
-        raise QDError(f"retries must be >= 1, got {retries}")
+    checks.integer(retries, "retries", 1)
     bitmaps.check_per_class(per_class)
-    if workers < 1:
-        raise QDError(f"workers must be >= 1, got {workers}")
+    checks.integer(workers, "workers", 1)
+    checks.number(timeout, "timeout", 0, 86_400, lo_open=True)      # seconds a read may wait
+    checks.number(deadline, "deadline", 0, 7 * 86_400, lo_open=True)
     for name in classes:
         bitmaps.check_class_name(name)
     folder = cache_folder(kind, per_class, cache_dir)

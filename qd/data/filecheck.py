@@ -77,10 +77,10 @@ def _npy_header(head: bytes, url: str):
         version = np.lib.format.read_magic(f)
         shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
                                  else np.lib.format.read_array_header_2_0(f))
-    except ValueError as e:
-        if len(head) < NPY_HEADER_MAX:
-            return None
-        raise QDError(f"{url}: not an .npy file ({e})") from e
+    except Exception as e:  # noqa: BLE001 - numpy parses the header's dict literal: ValueError, SyntaxError, TokenError, ...
+        if len(head) < NPY_HEADER_MAX and b"\n" not in head:
+            return None          # the header has not all arrived yet
+        raise QDError(f"{url}: not an .npy file (broken header: {type(e).__name__}: {str(e)[:120]})") from e
     if dtype != np.uint8 or len(shape) != 2 or shape[1] != 784 or fortran:
         raise QDError(f"{url}: array has shape {shape} {dtype}, expected (N, 784) uint8")
     return shape[0], f.tell()

@@ -276,3 +276,39 @@ def test_the_cli_says_what_was_kept_when_interrupted(monkeypatch, capsys):
     assert download.main(["--classes", "cat"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "rerun" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- reliability, round three
+
+def test_per_class_downloads_use_a_range_request_and_keep_only_those_rows(server, tmp_path):
+    """(issue 24, point 16) the HTTP 206 path: the test server now answers Range as the bucket does."""
+    url, handler, rows = server
+    [p] = download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, per_class=10, progress=False)
+    assert handler.ranges == [("/numpy_bitmap/smiley%20face.npy", 0, filecheck.NPY_HEADER_MAX + 10 * 784 - 1)]
+    np.testing.assert_array_equal(np.load(p), rows[:10])
+    assert p.parent.name == "numpy_bitmap-first10"
+
+
+def test_a_broken_npy_header_on_the_range_path_is_named(server, tmp_path):
+    """(issue 24, point 6) --per-class raised a raw tokenize.TokenError (the full download was fixed)."""
+    url, handler, _ = server
+    f = tmp_path / "remote" / "numpy_bitmap" / "smiley face.npy"
+    raw = bytearray(f.read_bytes())
+    raw[raw.index(b"'shape'") + 2] = ord("(")
+    f.write_bytes(bytes(raw))
+    with pytest.raises(QDError, match=r"smiley%20face.npy: not an .npy file \(broken header"):
+        download.download("smiley face", cache_dir=tmp_path / "c", base_url=url, per_class=10, retries=1,
+                          progress=False)
+    assert handler.ranges and _leftovers(tmp_path / "c") == []
+
+
+@pytest.mark.parametrize("kw,message", [({"timeout": -1}, "timeout must be a finite number"),
+                                        ({"timeout": 0}, "timeout must be a finite number"),
+                                        ({"timeout": float("nan")}, "timeout must be a finite number"),
+                                        ({"deadline": 0}, "deadline must be a finite number"),
+                                        ({"retries": 2.5}, "retries must be a whole number"),
+                                        ({"workers": True}, "workers must be a whole number")])
+def test_timeouts_and_counts_are_checked_before_connecting(tmp_path, kw, message):
+    """(issue 24, point 6) timeout=-1 was a raw ValueError, timeout=0 'Errno 115 Operation now in progress'."""
+    with pytest.raises(QDError, match=message):
+        download.download("cat", cache_dir=tmp_path, base_url="http://127.0.0.1:9", progress=False, **kw)
