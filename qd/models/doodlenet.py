@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from qd import checks
 from qd.errors import QDError
 from qd.models.architectures import to_tensor
 from qd.paths import DATA_DIR
@@ -81,21 +82,28 @@ def load(folder: str | Path | None = None) -> tuple[nn.Module, list[str]]:
         names = [line.strip().replace("_", " ") for line in (d / "class_names.txt").read_text().splitlines() if line.strip()]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise QDError(f"{mj}: not a readable TF.js layers model with class_names.txt ({e})") from e
+    names = checks.names(names, f"{mj}: class_names.txt")
+    paths = [checks.inside(p, d, f"{mj}: weight shard path") for p in shards]   # never '../../etc/hostname'
     try:
-        blob = b"".join((d / p).read_bytes() for p in shards)
+        blob = b"".join(p.read_bytes() for p in paths)
     except OSError as e:
         raise QDError(f"{mj}: cannot read a weight shard ({e})") from e
-    need = 4 * sum(int(np.prod(w["shape"])) for w in manifest)
+    if not isinstance(layers, list) or not layers:
+        raise QDError(f"{mj}: the topology lists no layers")
+    try:
+        need = 4 * sum(int(np.prod(w["shape"])) for w in manifest)
+        h, w, c = layers[0]["config"]["batch_input_shape"][1:]
+        shape, modules, params = [c, h, w], [], []
+        for i, layer in enumerate(layers):
+            m, shape = _layer(layer["class_name"], layer["config"], shape, f"{mj}: layer {i} ({layer['config'].get('name')})")
+            modules.append(m)
+            core = m[0] if isinstance(m, nn.Sequential) else m
+            if isinstance(core, (nn.Conv2d, nn.Linear)):
+                params += [core.weight] + ([core.bias] if core.bias is not None else [])
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise QDError(f"{mj}: a broken layer or weight entry ({type(e).__name__}: {e})") from e
     if need != len(blob):
         raise QDError(f"{mj}: the weight shards hold {len(blob)} bytes, the manifest needs {need}")
-    h, w, c = layers[0]["config"]["batch_input_shape"][1:]
-    shape, modules, params = [c, h, w], [], []
-    for i, layer in enumerate(layers):
-        m, shape = _layer(layer["class_name"], layer["config"], shape, f"{mj}: layer {i} ({layer['config'].get('name')})")
-        modules.append(m)
-        core = m[0] if isinstance(m, nn.Sequential) else m
-        if isinstance(core, (nn.Conv2d, nn.Linear)):
-            params += [core.weight] + ([core.bias] if core.bias is not None else [])
     if len(params) != len(manifest):
         raise QDError(f"{mj}: the manifest lists {len(manifest)} weights, the topology needs {len(params)}")
     offset = 0

@@ -1,4 +1,5 @@
 """DoodleNet, ported from its TF.js files to PyTorch by our own code."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,39 @@ def test_a_broken_model_folder_is_a_qderror(tmp_path):
     (tmp_path / "group1-shard1of1.bin").write_bytes((src / "group1-shard1of1.bin").read_bytes()[:-4])
     with pytest.raises(QDError, match="shards hold"):
         doodlenet.load(tmp_path)
+
+
+def _copy(tmp_path, change=None, names=None):
+    """A copy of the bundled DoodleNet folder with `change(model.json dict)` applied."""
+    src = doodlenet.DOODLENET_DIR
+    d = tmp_path / "net"
+    d.mkdir()
+    spec = json.loads((src / "model.json").read_text())
+    if change:
+        change(spec)
+    (d / "model.json").write_text(json.dumps(spec))
+    (d / "class_names.txt").write_text(names if names is not None else (src / "class_names.txt").read_text())
+    (d / "group1-shard1of1.bin").write_bytes((src / "group1-shard1of1.bin").read_bytes())
+    return d
+
+
+def test_a_shard_path_outside_the_model_folder_is_refused(tmp_path):
+    """(issue 24, point 7) '../../etc/hostname' was followed, and only its size complained about."""
+    (tmp_path / "secret").write_bytes(b"x" * 64)
+
+    def escape(spec):
+        spec["weightsManifest"][0]["paths"] = ["../secret"]
+    with pytest.raises(QDError, match=r"weight shard path '../secret' points outside"):
+        doodlenet.load(_copy(tmp_path, escape))
+
+
+@pytest.mark.parametrize("change,names,message", [
+    (lambda spec: spec["modelTopology"]["model_config"]["config"].update(layers=[]), None, "lists no layers"),
+    (lambda spec: spec["modelTopology"]["model_config"]["config"]["layers"][0]["config"].pop("batch_input_shape"),
+     None, "broken layer or weight entry"),
+    (None, "cat\ncat\n", "names 'cat' more than once"),
+])
+def test_a_broken_topology_is_a_qderror(tmp_path, change, names, message):
+    """(issue 24, point 11) an empty layer list was an IndexError."""
+    with pytest.raises(QDError, match=message):
+        doodlenet.load(_copy(tmp_path, change, names))
