@@ -15,6 +15,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from qd import checks
+from qd.data.geometry import as_strokes
+from qd.errors import QDError
+
 
 @dataclass
 class Augment:
@@ -25,9 +29,11 @@ class Augment:
     scale: float = 0.0         # max relative zoom (uniform in 1 +- scale)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        if not (self.flip or self.rotate or self.shift or self.scale):
-            return x
+        if x.ndim != 4:
+            raise QDError(f"augment takes a batch (N, C, H, W), got shape {tuple(x.shape)}")
         n = x.shape[0]
+        if n == 0 or not (self.flip or self.rotate or self.shift or self.scale):
+            return x
 
         def u(lo, hi):
             return torch.rand(n, generator=generator) * (hi - lo) + lo
@@ -75,8 +81,9 @@ def expand(X: np.ndarray, y: np.ndarray, angles=(-10, 10), flip: bool = True):
 def jitter_strokes(strokes, amount: float = 0.03, rng: np.random.Generator | None = None):
     """Stroke-level augmentation: a random small affine map of the whole drawing plus per-point noise
     (`amount` as a fraction of the drawing's size). Returns new (2, n) float arrays."""
+    amount = checks.number(amount, "amount", 0.0, 1.0)
     rng = rng or np.random.default_rng()
-    s = [np.asarray(a, dtype=np.float64)[:2] for a in strokes]
+    s, _ = as_strokes(strokes, "jitter_strokes")
     pts = np.concatenate(s, axis=1)
     size = float(np.ptp(pts, axis=1).max()) or 1.0
     A = np.eye(2) + rng.normal(0, amount, (2, 2))

@@ -166,6 +166,9 @@ def render_batch(drawings: Sequence, size: int = 28, line_width: float = LINE_WI
     check_settings(size, line_width, padding)
     if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
         raise QDError(f"chunk must be a whole number >= 1, got {chunk!r}")
+    if where is not None and (isinstance(where, str) or len(where) != len(drawings)):
+        raise QDError(f"where must name each drawing: {len(drawings)} drawings, "
+                      f"{'a string' if isinstance(where, str) else len(where)} names")
     out = np.zeros((len(drawings), size, size), np.uint8)
     for c0 in range(0, len(drawings), chunk):
         part = drawings[c0:c0 + chunk]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qd import checks
 from qd.errors import QDError
 
 PARTS = ("train", "test", "all")
@@ -106,6 +107,7 @@ def split_by_key(keys: np.ndarray, key_ids, test_fraction: float = 0.3, seed: in
     """(train indices, test indices) of drawings by their hashed keys. `key_ids`: each drawing's
     key_id; those in `exclude_from_test` (e.g. drawings that are also bitmap rows a pretrained model
     saw) are never tested on and stay in training."""
+    checks.number(test_fraction, "test_fraction", 0.0, 1.0)
     test = hash_fraction(keys, seed) < test_fraction
     if exclude_from_test:
         test &= ~np.array([k in exclude_from_test for k in key_ids], bool)

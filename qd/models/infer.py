@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qd import checks
 from qd.data import encode
 from qd.data.render import render
 from qd.errors import QDError
@@ -55,8 +56,13 @@ def view_logits(model: torch.nn.Module, X: np.ndarray, tta: bool = False, batch_
 
 
 def top_k(probs: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable (class, probability) pairs, most probable first."""
-    order = np.argsort(-probs)[:k]
+    """The k most probable (class, probability) pairs, most probable first (k at most the number of
+    classes; probabilities must be finite: a NaN would sort anywhere and hide a class)."""
+    probs = checks.finite(probs, "probabilities")
+    if probs.shape != (len(classes),):
+        raise QDError(f"probabilities have shape {probs.shape}, expected ({len(classes)},): one per class")
+    k = checks.integer(k, "k", 1)
+    order = np.argsort(-probs, kind="stable")[:k]
     return [(classes[i], float(probs[i])) for i in order]
 
 
@@ -86,7 +92,7 @@ class Predictor:
                           f"got {self.temperature!r}")
         # Test-time flip averaging when the checkpoint's figures were measured with it (notebooks 04
         # and 06), so the demo answers as the report says; "I don't know" reads the plain pass.
-        self.tta = bool((metrics or {}).get("tta")) and self.input != "sequence"
+        self.tta = checks.flag((metrics or {}).get("tta", False), f"{self.path}: metrics 'tta'") and self.input != "sequence"
         self.detector = None               # "I don't know" (qd.models.unknown), when the checkpoint has one
         if self.meta.get("unknown") is not None:
             try:
@@ -162,6 +168,7 @@ class Predictor:
 
     def latency_ms(self, strokes, repeats: int = 30) -> dict:
         """Median milliseconds for render + model and for the model alone, on this machine."""
+        repeats = checks.integer(repeats, "repeats", 1)
         img = render(strokes)
         self.predict_image(img)
         full, model_only = [], []

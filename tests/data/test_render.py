@@ -191,3 +191,11 @@ def test_numbers_beyond_float32_are_too_large_not_non_finite(tmp_path):
     p.write_text(json.dumps({"word": "cat", "drawing": [[[0, True], [0, 1]]]}) + "\n")
     with pytest.raises(QDError, match="big.ndjson:1: stroke 0 holds True"):
         ndjson.load_drawings(p)
+
+
+def test_render_batch_needs_a_name_for_each_drawing():
+    """(issue 24, point 11) a `where` list shorter than the drawings was an IndexError."""
+    d = [[[[0, 10], [0, 10]]]] * 3
+    with pytest.raises(QDError, match="where must name each drawing: 3 drawings, 2 names"):
+        render.render_batch(d, where=["a", "b"])
+    assert render.render_batch(d, where=["a", "b", "c"]).shape == (3, 28, 28)

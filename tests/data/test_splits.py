@@ -88,3 +88,11 @@ def test_labels_outside_the_classes_are_refused(y):
     ds = bitmaps.Bitmaps(np.zeros((6, 28, 28), np.uint8), y, ["a", "b"])
     with pytest.raises(QDError, match="labels must be 6 whole numbers in 0..1"):
         splits.split(ds, test_size=0.5)
+
+
+@pytest.mark.parametrize("fraction", [1.5, -0.1, float("nan"), "0.3"])
+def test_a_test_fraction_outside_0_1_is_refused(fraction):
+    """(issue 24, point 11) train_test_indices(test_fraction=1.5) put every drawing in the test part."""
+    ss = strokes.collect(["bear"])
+    with pytest.raises(QDError, match="test_fraction must be a finite number in"):
+        ss.train_test_indices(test_fraction=fraction)

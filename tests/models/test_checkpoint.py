@@ -239,3 +239,27 @@ def test_a_folder_given_as_a_checkpoint_is_called_a_folder(tmp_path):
     """(issue 24, point 12) it was 'no such checkpoint'."""
     with pytest.raises(QDError, match="is a folder, expected a checkpoint file"):
         checkpoint.load(tmp_path)
+
+
+def test_tta_must_be_a_yes_or_no(small_model, tmp_path):
+    """(issue 24, point 9) metrics tta='no' was read as true (any non-empty string is)."""
+    p = resave(small_model[0], tmp_path / "tta.pt", lambda ck: ck["metrics"].update(tta="no"))
+    with pytest.raises(QDError, match=r"tta.pt: metrics 'tta' must be True or False, got 'no'"):
+        Predictor(p)
+    assert Predictor(resave(small_model[0], tmp_path / "ok.pt", lambda ck: ck["metrics"].update(tta=True))).tta is True
+
+
+def test_top_k_counts_and_nan(small_model):
+    """(issue 24, point 9) top(k=-1) gave 2 of 3; a NaN probability dropped a class; repeats=0 gave NaN."""
+    p = Predictor(small_model[0])
+    probs = np.array([0.2, 0.5, 0.3])
+    assert [c for c, _ in p.top(probs, k=3)] == ["star", "square", "apple"]
+    for k in (-1, 0, 1.5, True):
+        with pytest.raises(QDError, match="k must be a whole number >= 1"):
+            p.top(probs, k=k)
+    with pytest.raises(QDError, match="probabilities holds NaN"):
+        p.top(np.array([0.2, np.nan, 0.3]))
+    with pytest.raises(QDError, match=r"shape \(2,\), expected \(3,\)"):
+        p.top(np.array([0.2, 0.8]))
+    with pytest.raises(QDError, match="repeats must be a whole number >= 1"):
+        p.latency_ms([[[0, 10], [0, 10]]], repeats=0)
