@@ -2,6 +2,7 @@
 files (see `qd.data.download`), the official class list, and the named evaluation protocols."""
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,17 +59,23 @@ def all_classes() -> list[str]:
 def resolve_classes(classes) -> list[str] | None:
     """`"all"` -> the 345 official names; a comma-separated string -> a list; a list stays; None stays."""
     if isinstance(classes, str):
-        return all_classes() if classes.strip().lower() == "all" else [c.strip() for c in classes.split(",") if c.strip()]
-    return None if classes is None else list(classes)
+        if classes.strip().lower() == "all":
+            return all_classes()
+        classes = [c.strip() for c in classes.split(",") if c.strip()]
+    # NFC: 'café' typed as e + combining accent is the same name as the file's
+    return None if classes is None else [unicodedata.normalize("NFC", c) if isinstance(c, str) else c for c in classes]
 
 
 
 def available_classes(data_dir: str | Path | None = None) -> list[str]:
     """Class names with a bitmap file (`.npz` or `.npy`) in `data_dir`, sorted."""
     d = Path(data_dir) if data_dir is not None else BITMAP_DIR
+    if d.exists() and not d.is_dir():
+        raise QDError(f"{d}: is a file, expected a folder of <class>.npz or <class>.npy files")
     if not d.is_dir():
         raise QDError(f"{d}: bitmap folder does not exist")
-    return sorted({p.stem for p in d.iterdir() if p.suffix in (".npz", ".npy") and not p.name.startswith(".")})
+    return sorted({unicodedata.normalize("NFC", p.stem) for p in d.iterdir()
+                   if p.suffix in (".npz", ".npy") and not p.name.startswith(".")})
 
 
 def _bitmap_path(name: str, d: Path) -> Path:
@@ -78,6 +85,9 @@ def _bitmap_path(name: str, d: Path) -> Path:
         if p.is_file():
             return p
     known = available_classes(d)
+    for p in d.iterdir():             # the file's name in another Unicode normal form (macOS writes NFD)
+        if p.suffix in (".npz", ".npy") and unicodedata.normalize("NFC", p.stem) == unicodedata.normalize("NFC", name):
+            return p
     raise QDError(f"unknown class {name!r}: no {name}.npz or {name}.npy in {d} "
                   f"(available: {', '.join(known) or 'none'})")
 

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qd import checks
 from qd.data import bitmaps, ndjson
 from qd.data.render import render_many
 from qd.data.splits import split_by_key
@@ -101,7 +102,7 @@ def dedupe(drawings: Sequence) -> list:
 def collect(classes: Sequence[str] | str = "all", kinds: Sequence[str] = ("first250", "simplified", "raw")) -> StrokeSet:
     """Every bundled stroke drawing of `classes` ("all": the 345), deduplicated by key_id; the
     simplified copy of a drawing is kept before its raw copy (it is what the files were made from)."""
-    classes = bitmaps.resolve_classes(classes)
+    classes = checks.names(bitmaps.resolve_classes(classes), "classes")
     drawings, y, where = [], [], []
     for label, c in enumerate(classes):
         found = []

@@ -97,8 +97,8 @@ class Predictor:
         if self.meta.get("unknown") is not None:
             try:
                 self.detector = unknown.Detector.from_state(self.meta["unknown"])
-            except (KeyError, AttributeError, TypeError, ValueError) as e:
-                raise QDError(f"{self.path}: broken 'unknown' detector in the checkpoint ({e})") from e
+            except QDError as e:
+                raise QDError(f"{self.path}: broken 'unknown' detector in the checkpoint: {e}") from e
         self._dry_run()
 
     def _preprocessing(self) -> tuple[str, int, int]:

@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from qd import checks
 from qd.data import bitmaps, strokes
 from qd.data.render import render_batch
+from qd.errors import QDError
 from qd.models import architectures
 
 
@@ -104,8 +106,27 @@ class Detector:
 
     @classmethod
     def from_state(cls, state: dict) -> "Detector":
-        return cls(state["means"].numpy().astype(np.float64), state["precision"].numpy().astype(np.float64),
-                   state["weights"].numpy(), state["bias"], state["threshold"])
+        """The detector a checkpoint holds (`state`), checked: each part present, of its kind and
+        shape, and finite; else a `QDError` naming the part."""
+        if not isinstance(state, dict):
+            raise QDError(f"the detector's state must be a dict, got {type(state).__name__}")
+        missing = [k for k in ("means", "precision", "weights", "bias", "threshold") if k not in state]
+        if missing:
+            raise QDError(f"the detector's state lacks {', '.join(missing)}")
+        parts = {}
+        for k, ndim in (("means", 2), ("precision", 2), ("weights", 1)):
+            v = state[k]
+            if not isinstance(v, torch.Tensor) or v.ndim != ndim:
+                raise QDError(f"the detector's {k!r} must be a {ndim}-D tensor, got "
+                              f"{type(v).__name__}{' of shape ' + str(tuple(v.shape)) if isinstance(v, torch.Tensor) else ''}")
+            parts[k] = checks.finite(v.numpy(), f"the detector's {k!r}").astype(np.float64)
+        f = parts["means"].shape[1]
+        if parts["precision"].shape != (f, f) or parts["weights"].shape != (3,):
+            raise QDError(f"the detector's parts do not fit: means {parts['means'].shape}, precision "
+                          f"{parts['precision'].shape} (expected ({f}, {f})), weights {parts['weights'].shape} (expected (3,))")
+        return cls(parts["means"], parts["precision"], parts["weights"],
+                   checks.number(state["bias"], "the detector's 'bias'"),
+                   checks.number(state["threshold"], "the detector's 'threshold'"))
 
 
 def split_classes(classes: list[str], seed: int = 0) -> tuple[list[str], list[str]]:

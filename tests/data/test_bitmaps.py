@@ -1,6 +1,7 @@
 """Bundled bitmaps, official .npy files and the named protocols."""
 import hashlib
 import io
+import unicodedata
 import zipfile
 
 import numpy as np
@@ -162,3 +163,23 @@ def test_an_error_page_saved_as_npy_is_named_not_unpickled(tmp_path):
 def test_library_misuse_is_named(call, message):
     with pytest.raises(QDError, match=message):
         call()
+
+
+def test_a_class_name_typed_in_another_unicode_form_is_the_same_class(tmp_path):
+    """(issue 24, point 12) 'café' typed as e + combining accent was "unknown class 'café' (available: café)"."""
+    nfc, nfd = "caf\u00e9", unicodedata.normalize("NFD", "caf\u00e9")
+    np.save(tmp_path / f"{nfc}.npy", np.zeros((5, 784), np.uint8))
+    np.save(tmp_path / "tea.npy", np.ones((5, 784), np.uint8))
+    for typed in (nfc, nfd):
+        b = bitmaps.load_bitmaps(f"{typed},tea", per_class=5, data_dir=tmp_path)
+        assert b.classes == [nfc, "tea"] and len(b) == 10
+    (tmp_path / f"{nfc}.npy").rename(tmp_path / f"{nfd}.npy")           # a file written by macOS (NFD)
+    assert bitmaps.load_bitmaps([nfc, "tea"], per_class=5, data_dir=tmp_path).classes == [nfc, "tea"]
+
+
+def test_a_file_given_as_the_data_folder_is_called_a_file(tmp_path):
+    """(issue 24, point 12) it said 'folder does not exist'."""
+    f = tmp_path / "cat.npy"
+    np.save(f, np.zeros((5, 784), np.uint8))
+    with pytest.raises(QDError, match=r"cat.npy: is a file, expected a folder of <class>.npz"):
+        bitmaps.load_bitmaps(["cat"], data_dir=f)

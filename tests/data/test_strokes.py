@@ -1,6 +1,8 @@
 """The bundled stroke drawings as one set: dedupe by key_id, twins of bitmap rows."""
 import numpy as np
+import pytest
 
+from qd import QDError
 from qd.data import ndjson, strokes
 from qd.data.ndjson import Drawing
 
@@ -28,3 +30,11 @@ def test_match_official_finds_the_pairs(official_pairs):
     # an unrelated class matches nothing
     stars = ndjson.load_drawings(ndjson.strokes_path("star"), limit=5)
     assert strokes.match_official(stars, bitmaps) == []
+
+
+def test_collecting_no_classes_says_so():
+    """(issue 24, point 12) collect([]) said "no bundled stroke drawings of " (of nothing)."""
+    with pytest.raises(QDError, match="classes must name at least 1, got 0"):
+        strokes.collect([])
+    with pytest.raises(QDError, match="classes names 'bear' more than once"):
+        strokes.collect(["bear", "bear"])

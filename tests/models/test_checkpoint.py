@@ -263,3 +263,24 @@ def test_top_k_counts_and_nan(small_model):
         p.top(np.array([0.2, 0.8]))
     with pytest.raises(QDError, match="repeats must be a whole number >= 1"):
         p.latency_ms([[[0, 10], [0, 10]]], repeats=0)
+
+
+def _detector(**change):
+    state = {"means": torch.zeros(3, 7), "precision": torch.eye(7), "weights": torch.zeros(3), "bias": 0.0,
+             "threshold": 1.0}
+    state.update(change)
+    return {k: v for k, v in state.items() if v is not None}
+
+
+@pytest.mark.parametrize("state,message", [
+    (_detector(means=None), r"detector's state lacks means"),                     # was "('means')"
+    (_detector(means=[[0.0] * 7] * 3), r"'means' must be a 2-D tensor, got list"),   # was "'list' object has no attribute 'numpy'"
+    (_detector(precision=torch.full((7, 7), float("nan"))), r"'precision' holds NaN"),
+    (_detector(precision=torch.eye(5)), r"precision \(5, 5\) \(expected \(7, 7\)\)"),
+    (_detector(threshold="high"), r"'threshold' must be a finite number"),
+])
+def test_a_broken_detector_says_which_part_is_broken(small_model, tmp_path, state, message):
+    """(issue 24, point 12) broken detectors reported "('means')" or a raw AttributeError."""
+    path = resave(small_model[0], tmp_path / "det.pt", lambda ck: ck.update(unknown=state))
+    with pytest.raises(QDError, match=rf"det.pt: broken 'unknown' detector in the checkpoint: .*{message}"):
+        Predictor(path)
