@@ -31,8 +31,9 @@ def test_a_round_is_won_the_moment_the_prompt_is_the_top_guess():
     other = next(c for c in VOCAB if c != r.prompt)
     assert g.guess([(other, 0.9), (r.prompt, 0.1)], {other: 0.9, r.prompt: 0.1}, 1.0) == "playing"
     assert r.guess == other and r.p_prompt == 0.1
-    assert g.guess([(r.prompt, 0.3), (other, 0.29)], {r.prompt: 0.3}, 2.5, unknown=True) == "won"   # never vetoed
-    assert r.ended == 2.5 and r.p_prompt == 0.3
+    # won at 12%, the moment it is on top (a bar such as 30% put back would fail here), and never vetoed
+    assert g.guess([(r.prompt, 0.12), (other, 0.11)], {r.prompt: 0.12}, 2.5, unknown=True) == "won"
+    assert r.ended == 2.5 and r.p_prompt == 0.12
     g2 = game.Game(VOCAB, rounds=2, seed=1)
     g2.start_round(0.0)
     with pytest.raises(QDError, match="still being played"):
@@ -306,3 +307,24 @@ def test_the_throttle_still_fires_after_a_bad_time_was_refused():
 
 def test_what_the_game_says_has_no_none_in_it():
     assert game.speech(None, None, "won") == "Oh, I know what it is!"
+
+
+def test_each_game_draws_its_own_prompts():
+    """(issue 24, point 14) prompts drawn with random.Random(0), whatever the seed, passed every test:
+    every visitor would get the same words. Seeds give their own orders, and no seed a fresh one."""
+    def order(seed):
+        g = game.Game(VOCAB, rounds=len(VOCAB), seed=seed)
+        out = []
+        for t in range(len(VOCAB)):
+            out.append(g.start_round(t * 30).prompt)
+            g.tick(t * 30 + 25)
+        return tuple(out)
+    assert order(3) == order(3)
+    assert len({order(seed) for seed in range(12)}) >= 6
+    assert len({order(None) for _ in range(12)}) >= 3      # 24 orders: fewer than 3 in 12 games is ~1e-11
+
+
+def test_the_throttle_fires_exactly_at_its_interval():
+    """(issue 24, point 14) `>=` turned into `>` passed: a guess due at exactly the interval must come."""
+    t = game.Throttle(0.25)
+    assert t.ready(0.0) and not t.ready(0.125) and t.ready(0.25) and not t.ready(0.4375) and t.ready(0.5)

@@ -11,7 +11,7 @@ import torch
 from helpers import resave
 
 from qd import QDError, atomic
-from qd.data import ndjson
+from qd.data import ndjson, render
 from qd.models import architectures, checkpoint, infer
 from qd.models.infer import Predictor
 from qd.training import config, loop
@@ -284,3 +284,16 @@ def test_a_broken_detector_says_which_part_is_broken(small_model, tmp_path, stat
     path = resave(small_model[0], tmp_path / "det.pt", lambda ck: ck.update(unknown=state))
     with pytest.raises(QDError, match=rf"det.pt: broken 'unknown' detector in the checkpoint: .*{message}"):
         Predictor(path)
+
+
+def test_the_checkpoints_temperature_divides_the_logits(small_model, tmp_path):
+    """(issue 24, point 15) dropping the temperature in Predictor passed every test, while the demo's
+    percentages are claimed calibrated: the probabilities must be softmax(logits / T)."""
+    path, m, _ = small_model
+    img = render.render(ndjson.load_drawings(ndjson.strokes_path("star"), limit=1)[0])
+    logits = infer.view_logits(m, img[None])[0, 0]
+    p = Predictor(resave(path, tmp_path / "t.pt", lambda ck: ck.update(temperature=0.05)))
+    assert p.temperature == 0.05
+    expected = torch.softmax(torch.as_tensor(logits) / 0.05, 0).numpy()
+    np.testing.assert_allclose(p.predict_image(img), expected, atol=1e-5)
+    assert np.abs(p.predict_image(img) - torch.softmax(torch.as_tensor(logits), 0).numpy()).max() > 1e-3
