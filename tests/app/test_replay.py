@@ -1,6 +1,8 @@
 """The game replay on hand-made timed drawings: a win at the right stroke and second, a drawing past
 the time lost, a drawing that is a training row left out; and on the bundled drawings, that the
 held-out part is held out."""
+import re
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,28 @@ def test_the_demo_models_drawings_are_no_bitmap_rows_and_not_learned_from():
     assert strokes.without_twins(out, bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "cat.npz")) == out
     full, one = replay.unseen_by_demo(["cat", "star"]), replay.unseen_by_demo(["cat", "star"], limit_per_class=1)
     assert [d.word for d in one] == ["cat", "star"] and len(full) > 2
+
+
+def test_the_benchmark_compares_players_counts_wrong_prompt_wins_and_tabulates():
+    """(issue 24, point 16) compare, false_wins and table ran only in notebook 07. A player that
+    always says "cat": it wins the cat drawing, loses the two dogs; prompted with the wrong word (the
+    only other class), it "wins" both dogs (prompted cat) and loses the cat (prompted dog)."""
+    always_cat = replay.Player("always cat", ["cat", "dog"], lambda X: np.tile([0.6, 0.4], (len(X), 1)))
+    g = replay.Guesses.of([drawing(line(10, 0.0), line(120, 1.0)),
+                           drawing(line(10, 0.0), word="dog", recognized=False),
+                           drawing(line(10, 0.0), line(200, 2.0), word="dog")])
+    assert replay.false_wins(g, always_cat, game.RULES) == pytest.approx(2 / 3)
+    rows, outcomes = replay.compare(g, [always_cat])
+    by = {r["player"]: r for r in rows}
+    assert list(by) == ["Google's game AI (345 classes)", "always cat", "always cat, two in a row"]
+    assert by["Google's game AI (345 classes)"]["won"] == pytest.approx(2 / 3, abs=1e-4)
+    assert by["always cat"]["won"] == pytest.approx(1 / 3, abs=1e-4)
+    assert by["always cat"]["false_wins"] == pytest.approx(2 / 3, abs=1e-4)
+    assert by["always cat"]["median_seconds_to_win"] == pytest.approx(0.05)      # on top at the first guess
+    assert by["always cat, two in a row"]["median_seconds_to_win"] > 0.05
+    assert outcomes["always cat"].won.tolist() == [True, False, False]
+    md = replay.table({"tables": {"hand-made": {"drawings": 3, "guesses": len(g.images), "rows": rows,
+                                               "skipped": ["x"]}}})
+    assert "**hand-made**: 3 raw drawings (1 left out: times go backwards)" in md
+    assert re.search(r"\| always cat \| 33.3% \| 0.\d \| 66.7% \|", md)
+    assert "| Google's game AI (345 classes) | 66.7% |" in md

@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import resave
 
-from qd import QDError, atomic
+from qd import QDDataWarning, QDError, atomic
 from qd.data import ndjson, render
 from qd.models import architectures, checkpoint, infer
 from qd.models.infer import Predictor
@@ -297,3 +297,13 @@ def test_the_checkpoints_temperature_divides_the_logits(small_model, tmp_path):
     expected = torch.softmax(torch.as_tensor(logits) / 0.05, 0).numpy()
     np.testing.assert_allclose(p.predict_image(img), expected, atol=1e-5)
     assert np.abs(p.predict_image(img) - torch.softmax(torch.as_tensor(logits), 0).numpy()).max() > 1e-3
+
+
+def test_a_checkpoint_without_a_checksum_loads_with_a_warning(small_model, tmp_path):
+    """(issue 24, point 16) the path for checkpoints saved before checksums was never run."""
+    p = resave(small_model[0], tmp_path / "old.pt", lambda ck: ck.pop("weights_sha256"))
+    with pytest.warns(QDDataWarning, match="old.pt: checkpoint has no weights checksum"):
+        model, meta = checkpoint.load(p)
+    assert "weights_sha256" not in meta
+    for a, b in zip(model.state_dict().values(), small_model[1].state_dict().values()):
+        assert torch.equal(a, b)
