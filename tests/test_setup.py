@@ -68,3 +68,12 @@ def test_nothing_reads_the_shared_folder():
         for p in (ROOT / folder).rglob("*"):
             if p.suffix in (".py", ".ipynb"):
                 assert needle not in p.read_text(), p
+
+
+def test_every_file_the_docs_name_exists():
+    """(issue 24, point 17) the README named tests/test_scale.py and tests/test_demo_browser.py after
+    they had moved."""
+    docs = [ROOT / "README.md", ROOT / "Makefile", *(ROOT / "data").glob("*.md"), *(ROOT / "models").glob("*.md")]
+    named = {m for p in docs for m in re.findall(r"\b((?:tests|qd|notebooks)/[\w/.-]+\.(?:py|ipynb))", p.read_text())}
+    assert len(named) >= 5
+    assert sorted(n for n in named if not (ROOT / n).exists()) == []
