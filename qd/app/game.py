@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from qd.checks import number
+from qd.checks import flag, integer, number, probability
 from qd.errors import QDError
 
 UNKNOWN = "?"             # the guess when the model says it does not know
@@ -36,10 +36,9 @@ class Rules:
     unknown_vetoes: bool = False      # "I don't know" stops a win
 
     def __post_init__(self):
-        if not isinstance(self.win_probability, (int, float)) or not 0 <= self.win_probability <= 1:
-            raise QDError(f"win_probability must be in [0, 1], got {self.win_probability!r}")
-        if not isinstance(self.confirm, int) or isinstance(self.confirm, bool) or not 1 <= self.confirm <= 100:
-            raise QDError(f"confirm must be a whole number in 1..100, got {self.confirm!r}")
+        probability(self.win_probability, "win_probability")
+        integer(self.confirm, "confirm", 1, 100)
+        flag(self.unknown_vetoes, "unknown_vetoes")
 
 
 RULES = Rules()
@@ -48,10 +47,8 @@ OLD_RULES = Rules(win_probability=0.5, unknown_vetoes=True)
 
 def check_settings(rounds, seconds) -> None:
     """A `QDError` unless `rounds` is a whole number in 1..100 and `seconds` a time in (0, 600]."""
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 100:
-        raise QDError(f"rounds must be a whole number in 1..100, got {rounds!r}")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= 600:
-        raise QDError(f"seconds must be a time in (0, 600], got {seconds!r}")
+    integer(rounds, "rounds", 1, 100)
+    number(seconds, "seconds", 0, 600, lo_open=True)
 
 
 @dataclass

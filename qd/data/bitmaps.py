@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qd import checks
 from qd.data.splits import Split, split
 from qd.errors import QDDataWarning, QDError
 from qd.paths import DATA_DIR
@@ -46,9 +47,8 @@ def check_class_name(name: str) -> str:
 
 def check_per_class(per_class) -> None:
     """A `QDError` unless `per_class` is None (every drawing, or a protocol's cap) or a whole number >= 1."""
-    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
-                                  or per_class < 1):
-        raise QDError(f"per_class must be a whole number >= 1 (or None: all), got {per_class!r}")
+    if per_class is not None:
+        checks.integer(per_class, "per_class", 1)   # (None: every drawing)
 
 
 def all_classes() -> list[str]:

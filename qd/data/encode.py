@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qd import checks
 from qd.data.geometry import points
 from qd.data.render import atlas, render_batch
 from qd.data.splits import Split
@@ -23,8 +24,7 @@ INPUT_KINDS = ("image", "channels", "sequence")
 
 
 def check_max_len(max_len) -> None:
-    if not isinstance(max_len, int) or isinstance(max_len, bool) or not 1 <= max_len <= 100_000:
-        raise QDError(f"max_len must be a whole number in 1..100000, got {max_len!r}")
+    checks.integer(max_len, "max_len", 1, 100_000)
 
 
 def to_sequence(drawing, max_len: int = 128) -> tuple[np.ndarray, int]:

@@ -34,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qd import checks
 from qd.data import ndjson
 from qd.data.geometry import LINE_WIDTH, PADDING, SIDE, points
 from qd.errors import QDError
@@ -150,12 +151,9 @@ def atlas(size: int, capacity: int, line_width: float = LINE_WIDTH, padding: flo
 
 def check_settings(size, line_width: float = LINE_WIDTH, padding: float = PADDING) -> None:
     """A `QDError` for a size that is no image side or a pen that is no pen."""
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 8 <= size <= 1024:
-        raise QDError(f"render size must be a whole number in 8..1024, got {size!r}")
-    if not isinstance(line_width, (int, float, np.floating)) or not np.isfinite(line_width) or not 0 < line_width <= 256:
-        raise QDError(f"line_width must be in (0, 256] units, got {line_width!r}")
-    if not isinstance(padding, (int, float, np.floating)) or not np.isfinite(padding) or not 0 <= padding <= 256:
-        raise QDError(f"padding must be in [0, 256] units, got {padding!r}")
+    checks.integer(size, "render size", 8, 1024)
+    checks.number(line_width, "line_width", 0, 256, lo_open=True)
+    checks.number(padding, "padding", 0, 256)
 
 
 def render_batch(drawings: Sequence, size: int = 28, line_width: float = LINE_WIDTH, padding: float = PADDING,
@@ -164,8 +162,7 @@ def render_batch(drawings: Sequence, size: int = 28, line_width: float = LINE_WI
     the `simplified` format (raw files, canvas strokes) are resampled and RDP-simplified first, like
     the official `simplified` files; `simplify_raw=False` draws them as they are."""
     check_settings(size, line_width, padding)
-    if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
-        raise QDError(f"chunk must be a whole number >= 1, got {chunk!r}")
+    checks.integer(chunk, "chunk", 1)
     if where is not None and (isinstance(where, str) or len(where) != len(drawings)):
         raise QDError(f"where must name each drawing: {len(drawings)} drawings, "
                       f"{'a string' if isinstance(where, str) else len(where)} names")
@@ -203,8 +200,7 @@ def bench(seconds: float = 3.0, workers: int | None = None) -> dict:
     """Figures on the bundled official pairs (tests/fixtures) and the bundled simplified strokes:
     error against the official bitmaps, one-drawing latency, and batch throughput with `workers`
     processes (default: every core), each rendering its share on its own canvas."""
-    if not (isinstance(seconds, (int, float)) and np.isfinite(seconds) and 0 < seconds <= 3600):
-        raise QDError(f"seconds must be in (0, 3600], got {seconds!r}")
+    checks.number(seconds, "seconds", 0, 3600, lo_open=True)
     if workers is not None and (not isinstance(workers, int) or not 1 <= workers <= 256):
         raise QDError(f"workers must be a whole number in 1..256, got {workers!r}")
     pairs_path = ROOT / "tests" / "fixtures" / "official_pairs.ndjson.gz"

@@ -77,8 +77,7 @@ def without_twins(drawings: Sequence, rows: np.ndarray, max_mae: float = 4.0) ->
 def recognised_examples(word: str, n: int = 4) -> list:
     """The first `n` bundled simplified drawings of `word` that Google's game recognised, in file
     order (deterministic): how other people drew it, as the game's results show."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise QDError(f"n must be a whole number of drawings, 0 or more, got {n!r}")
+    checks.integer(n, "n", 0)
     out = []
     for d in ndjson.iter_drawings(ndjson.strokes_path(word, "simplified")):
         if len(out) >= n:

@@ -85,11 +85,8 @@ class Predictor:
             raise QDError(f"{self.path}: broken checkpoint: 'metrics' must be a dict, got {type(metrics).__name__}")
         self.input, self.size, self.max_len = self._preprocessing()
         # Calibrated probabilities: the checkpoint's temperature (qd.models.calibrate), 1 if none.
-        self.temperature = self.meta.get("temperature", 1.0)
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
-                or not 0.01 <= self.temperature <= 100:
-            raise QDError(f"{self.path}: broken checkpoint: 'temperature' must be a number in [0.01, 100], "
-                          f"got {self.temperature!r}")
+        self.temperature = checks.number(self.meta.get("temperature", 1.0),
+                                         f"{self.path}: broken checkpoint: 'temperature'", 0.01, 100)
         # Test-time flip averaging when the checkpoint's figures were measured with it (notebooks 04
         # and 06), so the demo answers as the report says; "I don't know" reads the plain pass.
         self.tta = checks.flag((metrics or {}).get("tta", False), f"{self.path}: metrics 'tta'") and self.input != "sequence"
@@ -112,9 +109,7 @@ class Predictor:
         if kind not in encode.INPUT_KINDS:
             raise QDError(f"{self.path}: broken checkpoint: input {kind!r} is none of {', '.join(encode.INPUT_KINDS)}")
         for name, v, lo, hi in (("size", size, 8, 1024), ("max_len", max_len, 1, 100_000)):
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise QDError(f"{self.path}: broken checkpoint: preprocessing {name} must be a whole number in "
-                              f"{lo}..{hi}, got {v!r}")
+            checks.integer(v, f"{self.path}: broken checkpoint: preprocessing {name}", lo, hi)
         return kind, size, max_len
 
     def _dry_run(self) -> None:

@@ -188,7 +188,11 @@ def test_the_demo_shows_a_bad_checkpoints_message(small_model, tmp_path):
     path = resave(small_model[0], tmp_path / "other.pt", lambda ck: ck["config"].update(model="mlp"))
     app = demo.make_app(path).free
     assert app.predictor is None and app.guess_button.disabled
-    assert "other.pt" in app.status.value and "do not fit" in app.status.value
+    assert "other.pt" in app.status.value and "builds no model" in app.status.value
+    (tmp_path / "garbage.pt").write_bytes(bytes(range(256)) * 8)      # (issue 24, point 5)
+    app = demo.make_app(tmp_path / "garbage.pt").free
+    assert "garbage.pt: not a checkpoint of this project" in app.status.value
+    assert "weights_only" not in app.status.value and "Re-running" not in app.status.value
 
 
 def test_the_demo_says_why_a_drawing_cannot_be_read(small_model):
