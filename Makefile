@@ -11,7 +11,7 @@ POOL   ?= 4
 MAX_KERNELS ?= 24
 VISITORS ?= 10
 
-.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-game bench-play lab train download bench clean
+.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-game bench-play bench-explore lab train download bench clean
 
 env: $(STAMP)
 
@@ -57,11 +57,19 @@ bench-demo: $(STAMP)   ## VISITORS real Chromium pages on the demo at once, then
 bench-game: $(STAMP)   ## replay held-out raw drawings through the demo's game rules: one JSON line (~5 min)
 	$(PY) -m qd.app.replay --bench
 
+bench-explore: $(STAMP) ## the JupyterLab explorers: a page of 100 drawings, a click on a confusion cell, median ms: one JSON line
+	$(PY) -m qd.app.explore --bench
+
 bench-play: $(STAMP)   ## whole 6-round games in Chromium on the served demo, held-out drawings at their own pace: one JSON line (~7 min)
 	$(PY) -m qd.app.playtest --bench
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+lab: $(STAMP)          ## JupyterLab on notebooks/ (as root, in a container: with --allow-root, and it says so)
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "make lab: running as root (a container?): starting JupyterLab with --allow-root"; \
+		$(VENV)/bin/jupyter lab notebooks --allow-root $(LAB_ARGS); \
+	else \
+		$(VENV)/bin/jupyter lab notebooks $(LAB_ARGS); \
+	fi
 
 train: $(STAMP)        ## e.g. make train ARGS="--model cnn --epochs 10"
 	$(PY) -m qd.training.train $(ARGS)

@@ -1,4 +1,4 @@
-"""App: the drawing demo served by Voila, and the rules of the game it plays.
+"""App: the drawing demo served by Voila, the rules of the game it plays, and the explorers for JupyterLab.
 
   game       rounds (announced, begun, won/lost), prompts, when ink counts, the throttle, what the game says (no widgets)
   recorder   mouse and touch events -> strokes
@@ -13,6 +13,8 @@
   serve      the classroom: Voila's kernel manager with a bound (voila.json configures the pool and culling)
   loadtest   many real Chromium pages on the served demo at once (`make bench-demo`)
   playtest   whole games in Chromium, held-out drawings at their own pace (`make bench-play`); the page-driving helpers
+  pictures   what the explorers show as numpy and PNG: a page of drawings, a confusion matrix, cards, a playback
+  explore    the explorers for JupyterLab: `DataExplorer` (notebook 01) and `ModelExplorer` (notebook 04)
 
 May import: the foundation, qd.data and qd.models; never qd.training or qd.report.
 """

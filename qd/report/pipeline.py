@@ -28,6 +28,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 from tqdm.auto import tqdm
 from traitlets import default
+from traitlets.config import Config
 
 from qd import atomic
 from qd.errors import PipelineError, QDError
@@ -106,8 +107,15 @@ def run_notebook(name: str, reports_dir: Path, parameters: dict | None = None, p
     return out
 
 
+# A widget's live view has no state in an executed notebook, so the report would show nothing for it;
+# a widget that also gives a PNG of its first view (qd.app.explore) shows that picture instead.
+DISPLAY_PRIORITY = ["application/javascript", "text/html", "text/markdown", "image/svg+xml", "text/latex",
+                    "image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json", "text/plain"]
+
+
 def to_html(ipynb: Path) -> Path:
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": DISPLAY_PRIORITY}}))
+    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
     return atomic.write_text(ipynb.with_suffix(".html"), body)
 
 
