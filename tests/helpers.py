@@ -4,6 +4,8 @@ import gzip
 import http.server
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -31,6 +33,27 @@ def need_browser():
         if os.environ.get("QD_REQUIRE_BROWSER") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
+
+
+@contextlib.contextmanager
+def chromium():
+    """Headless Debian Chromium, driven by Playwright (imported only once `need_browser` passed)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def stop_group(proc, wait: float = 15) -> None:
+    """Stop a server started in its own session (and its kernels): SIGTERM, then SIGKILL."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def write_ndjson(path: Path, lines: list) -> Path:

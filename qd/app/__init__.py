@@ -4,7 +4,7 @@
   recorder   mouse and touch events -> strokes
   view       the answer line, probability bars and the model's input as HTML and PNG
   guesser    a model for the demo: ours (a checkpoint) or DoodleNet
-  canvas     `ReadyCanvas` (the Voila fix) and `Board`, a canvas with its strokes
+  canvas     `ReadyCanvas` (the Voila fix), `PictureCanvas` (a PNG, the same fix) and `Board`, a canvas with its strokes
   free       free draw: our model's bars and a second model beside them
   play       play mode: a card per round, rounds against the clock, results like Google's
   demo       the app (play + free draw) and `make_app`, what notebooks/demo.ipynb calls

@@ -1,4 +1,5 @@
-"""The demo's canvas: `ReadyCanvas` (ipycanvas with the Voila fix) and `Board`, a canvas with its strokes.
+"""The demo's canvas: `ReadyCanvas` (ipycanvas with the Voila fix), `PictureCanvas` (one PNG, the same
+fix) and `Board`, a canvas with its strokes.
 
 Served by Voila (`make demo`, notebooks/demo.ipynb). The drawing is kept as strokes, point lists in
 the official [[xs], [ys]] layout, and turned into the model input by `qd.data.render.render`, the same
@@ -18,10 +19,18 @@ import time
 
 import numpy as np
 from ipycanvas import Canvas, hold_canvas
+from ipywidgets import Image
 
 from qd.app.game import THROTTLE_SECONDS, Throttle
 from qd.app.recorder import StrokeRecorder
 from qd.data.sketch import Sketch
+
+
+def resend_switch(canvas: Canvas) -> None:
+    """A browser view is ready but has no current canvas yet: make the manager send switchCanvas again."""
+    manager = getattr(canvas, "_canvas_manager", None)
+    if manager is not None and hasattr(manager, "_current_canvas"):
+        manager._current_canvas = None
 
 
 class ReadyCanvas:
@@ -44,10 +53,7 @@ class ReadyCanvas:
         self.canvas.on_client_ready(self._on_client_ready)
 
     def _on_client_ready(self, *_):
-        # The browser has no current canvas yet: make the manager send switchCanvas again.
-        manager = getattr(self.canvas, "_canvas_manager", None)
-        if manager is not None and hasattr(manager, "_current_canvas"):
-            manager._current_canvas = None
+        resend_switch(self.canvas)
         self.ready = True
         self.redraw(self.strokes_source())
 
@@ -76,6 +82,35 @@ class ReadyCanvas:
     def dot(self, x: float, y: float) -> None:
         if self.ready:
             self.canvas.fill_circle(x, y, self.pen_width / 2)
+
+
+class PictureCanvas:
+    """An ipycanvas Canvas showing one PNG (the explorers' pages and matrices), drawn once a browser
+    view is ready and again for every new view, like `ReadyCanvas`."""
+
+    def __init__(self, width: int, height: int):
+        self.canvas = Canvas(width=width, height=height)
+        self.canvas.layout.width = f"{width}px"
+        self.canvas.layout.height = f"{height}px"
+        self.png, self.ready = b"", False
+        self.canvas.on_client_ready(self._on_ready)
+
+    def _on_ready(self, *_):
+        resend_switch(self.canvas)
+        self.ready = True
+        self.show(self.png)
+
+    def show(self, png: bytes) -> None:
+        """Show `png`; the canvas takes the picture's size (a short last page is a short canvas)."""
+        self.png = png
+        width, height = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) if png else (0, 0)
+        if png and (width, height) != (self.canvas.width, self.canvas.height):
+            self.canvas.width, self.canvas.height = width, height
+            self.canvas.layout.width, self.canvas.layout.height = f"{width}px", f"{height}px"
+        if self.ready and png:
+            with hold_canvas():
+                self.canvas.clear()
+                self.canvas.draw_image(Image(value=png, format="png"), 0, 0)
 
 
 class Board:

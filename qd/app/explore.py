@@ -30,6 +30,7 @@ from ipycanvas import Canvas, hold_canvas
 
 from qd import checks
 from qd.app import pictures
+from qd.app.canvas import PictureCanvas
 from qd.app.free import DrawingApp
 from qd.app.guesser import Guesser
 from qd.data import bitmaps, ndjson
@@ -41,37 +42,6 @@ from qd.paths import MODELS_DIR
 ANY = "any"
 SOURCES = {"raw strokes (with times)": "raw", "simplified strokes": "simplified", "bitmaps (28x28)": "bitmaps"}
 SHIPPED = {"13 classes": "cnn13.pt", "40 classes": "cnn.pt"}
-
-
-class PictureCanvas:
-    """An ipycanvas Canvas showing one PNG, drawn once its browser view is ready and again for every
-    new view (draw commands sent before a view exists reach no browser: see `qd.app.canvas`)."""
-
-    def __init__(self, width: int, height: int):
-        self.canvas = Canvas(width=width, height=height)
-        self.canvas.layout.width = f"{width}px"
-        self.canvas.layout.height = f"{height}px"
-        self.png, self.ready = b"", False
-        self.canvas.on_client_ready(self._on_ready)
-
-    def _on_ready(self, *_):
-        manager = getattr(self.canvas, "_canvas_manager", None)
-        if manager is not None and hasattr(manager, "_current_canvas"):
-            manager._current_canvas = None
-        self.ready = True
-        self.show(self.png)
-
-    def show(self, png: bytes) -> None:
-        """Show `png`; the canvas takes the picture's size (a short last page is a short canvas)."""
-        self.png = png
-        width, height = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) if png else (0, 0)
-        if png and (width, height) != (self.canvas.width, self.canvas.height):
-            self.canvas.width, self.canvas.height = width, height
-            self.canvas.layout.width, self.canvas.layout.height = f"{width}px", f"{height}px"
-        if self.ready and png:
-            with hold_canvas():
-                self.canvas.clear()
-                self.canvas.draw_image(w.Image(value=png, format="png"), 0, 0)
 
 
 @lru_cache(maxsize=64)

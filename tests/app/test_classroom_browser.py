@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import CHROMIUM, CHROMIUM_ARGS, as_canvas, draw, need_browser
+from helpers import as_canvas, chromium, draw, need_browser
 
 from qd.app import game, replay
 from qd.app.playtest import card_prompt, press, wait_state
@@ -74,13 +74,8 @@ def server(tmp_path_factory, first_round):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def visit(browser, server):

@@ -7,7 +7,6 @@ from a MutationObserver log. QD_SAVE_SCREENSHOT=1 writes the README's two screen
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import urllib.request
 import numpy as np
 import pytest
 from PIL import Image
-from helpers import CHROMIUM, CHROMIUM_ARGS, need_browser
+from helpers import chromium, need_browser, stop_group
 
 from qd import REPORTS_DIR, ROOT
 from qd.app import explore
@@ -67,25 +66,16 @@ def lab(tmp_path_factory):
             pytest.fail("JupyterLab did not start in 120 s:\n" + (home / "lab.log").read_text()[-3000:])
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, 20)
         log.close()
 
 
 @pytest.fixture(scope="module")
 def page(lab):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_page(viewport={"width": 1400, "height": 1400})
-            pg.set_default_timeout(WAIT_MS)
-            yield pg
-        finally:
-            browser.close()
+    with chromium() as browser:
+        pg = browser.new_page(viewport={"width": 1400, "height": 1400})
+        pg.set_default_timeout(WAIT_MS)
+        yield pg
 
 
 def run_cell(page, url: str, notebook: str, text: str):
