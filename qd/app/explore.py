@@ -335,14 +335,16 @@ class ModelExplorer(w.VBox):
         self.mistake_cards.value = self.mistakes_html()
 
     @classmethod
-    def shipped(cls, protocol: str = "13 classes", **kw) -> "ModelExplorer":
-        """The shipped model of a protocol (models/cnn13.pt, models/cnn.pt) on that protocol's test split."""
+    def shipped(cls, protocol: str = "13 classes", per_class: int | None = None, seed: int = 0, model=None,
+                **kw) -> "ModelExplorer":
+        """The shipped model of a protocol (models/cnn13.pt, models/cnn.pt; or `model`) on that
+        protocol's test split (`qd.data.bitmaps.load_protocol(protocol, per_class, seed)`)."""
         checks.one_of(protocol, "protocol", tuple(SHIPPED))
-        sp = bitmaps.load_protocol(protocol)
-        p = Predictor(MODELS_DIR / SHIPPED[protocol])
+        sp = bitmaps.load_protocol(protocol, per_class, seed)
+        p = Predictor(model if model is not None else MODELS_DIR / SHIPPED[protocol])
         if p.classes != sp.classes:
             raise QDError(f"{p.path}: its classes are not the {protocol} protocol's")
-        return cls(p, sp.X_test, sp.y_test, title=f"{SHIPPED[protocol]} on the {protocol} test split", **kw)
+        return cls(p, sp.X_test, sp.y_test, title=f"{p.path.name} on the {protocol} test split", **kw)
 
     def cell_indices(self, i: int, j: int) -> np.ndarray:
         """Test drawings of true class i the model called j, the surest first."""

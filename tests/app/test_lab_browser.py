@@ -6,6 +6,7 @@ Nothing races a clock: each step waits for what the page shows, and the drawing'
 from a MutationObserver log. QD_SAVE_SCREENSHOT=1 writes the README's two screenshots to reports/."""
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,22 +72,31 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(lab):
-    with chromium() as browser:
-        pg = browser.new_page(viewport={"width": 1400, "height": 1400})
-        pg.set_default_timeout(WAIT_MS)
-        yield pg
+def browser(lab):
+    with chromium() as b:
+        yield b
 
 
-def run_cell(page, url: str, notebook: str, text: str):
-    """Open `notebook`, wait for its kernel, run the code cell holding `text`; the cell's locator."""
-    page.goto(f"{url}/lab/tree/{notebook}")
+@pytest.fixture
+def page(browser):
+    """A fresh page for each notebook (JupyterLab would otherwise restore the other one beside it)."""
+    pg = browser.new_page(viewport={"width": 1400, "height": 1400})
+    pg.set_default_timeout(WAIT_MS)
+    yield pg
+    pg.close()
+
+
+def run_cells(page, url: str, notebook: str, *texts: str) -> None:
+    """Open `notebook`, wait for its kernel, run the code cells holding `texts`, in order, each once
+    the kernel is idle again (the parameters and set-up cells first: what a reader runs)."""
+    page.goto(f"{url}/lab/tree/{notebook}?reset")          # ?reset: this notebook alone, no restored tabs
     page.wait_for_selector("#jp-main-statusbar >> text=Idle")
-    cell = page.locator(".jp-CodeCell", has_text=text).first
-    cell.scroll_into_view_if_needed()
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
-    return cell
+    for text in texts:
+        cell = page.locator(".jp-NotebookPanel:visible .jp-CodeCell", has_text=text).first
+        cell.scroll_into_view_if_needed()
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        cell.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[\d+\]")).wait_for()   # ran: [n], not [*]
 
 
 def dark_pixels(locator) -> int:
@@ -107,7 +117,7 @@ def a_long_unrecognised_drawing() -> tuple[str, int]:
 
 def test_the_data_explorer_filters_and_draws_a_drawing_again(lab, page):
     word, k = a_long_unrecognised_drawing()
-    run_cell(page, lab, "01_eda.ipynb", "DataExplorer()")
+    run_cells(page, lab, "01_eda.ipynb", "DataExplorer()")
     ex = page.locator(".qd-explorer")
     ex.wait_for()
     page.wait_for_selector(".qd-explore-status >> text=drawings 1-")
@@ -148,7 +158,7 @@ def test_the_model_explorer_shows_the_drawings_of_a_confusion_cell(lab, page):
     mx = explore.ModelExplorer.shipped("13 classes", doodlenet=False)
     off = mx.cm * (1 - np.eye(len(mx.classes), dtype=int))
     i, j = np.unravel_index(off.argmax(), off.shape)
-    run_cell(page, lab, "04_cnn.ipynb", 'ModelExplorer.shipped("13 classes")')
+    run_cells(page, lab, "04_cnn.ipynb", "per_class = 3000", "ours13, ours40 = Predictor", "mx13 = ModelExplorer.shipped")
     ex = page.locator(".qd-model-explorer")
     ex.wait_for()
     matrix = ex.locator("canvas.qd-explore-confusion, .qd-explore-confusion canvas").first
