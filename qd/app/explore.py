@@ -109,6 +109,7 @@ class DataExplorer(w.VBox):
         self.progress = w.HTML()
         self.progress.add_class("qd-explore-progress")
         self.page, self.selected, self.shown = 0, None, []
+        self._images = np.zeros((0, self.tile, self.tile), np.uint8)    # the page's drawings, rendered
         self._task = None
         self._updating = False
         self.word.observe(lambda _: self._class_changed(), names="value")
@@ -197,9 +198,11 @@ class DataExplorer(w.VBox):
                             where=[d.source for d in self.shown])
 
     def page_png(self) -> bytes:
-        return pictures.png(pictures.atlas(self.page_images(), self.cols, self.selected))
+        """The page as shown, the selected drawing framed (its drawings rendered once per page)."""
+        return pictures.png(pictures.atlas(self._images, self.cols, self.selected))
 
     def draw_page(self) -> None:
+        self._images = self.page_images()
         png = self.page_png()
         n, total = len(self.shown), len(self.filtered())
         first = self.page * self.page_size
@@ -309,8 +312,8 @@ class ModelExplorer(w.VBox):
         self.cm = np.zeros((n, n), np.int64)
         np.add.at(self.cm, (y, self.pred), 1)
         self.picture = pictures.ConfusionPicture(self.cm, self.classes)
-        side = self.picture.image().shape[0]
-        self.matrix = PictureCanvas(side, side)
+        first = self.picture.image()
+        self.matrix = PictureCanvas(first.shape[1], first.shape[0])
         self.matrix.canvas.add_class("qd-explore-confusion")
         self.matrix.canvas.on_mouse_down(self.click)
         self.cell_cards = w.HTML("<i>Click a cell: the drawings of that true class the model called that class.</i>",
@@ -331,7 +334,7 @@ class ModelExplorer(w.VBox):
         super().__init__([head, self.tabs])
         self.add_class("qd-model-explorer")
         self.selected = None
-        self.matrix.show(pictures.png(self.picture.image()))
+        self.matrix.show(pictures.png(first))
         self.mistake_cards.value = self.mistakes_html()
 
     @classmethod
