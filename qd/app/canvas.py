@@ -150,8 +150,10 @@ class Board:
     def on_move(self, x, y):
         seg = self.recorder.move(x, y)
         self.board.segment(seg)
-        if seg is not None and self.throttle.ready(time.monotonic()):
+        now = time.monotonic()
+        if seg is not None and self.throttle.ready(now):
             self.guess(open_stroke=self.recorder.strokes[-1])
+            self.throttle.took(time.monotonic() - now)
 
     def on_up(self, x=None, y=None):
         if not self.recorder.drawing:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ipywidgets as w
 import torch
+from threadpoolctl import threadpool_limits
 
 from qd.app.free import DrawingApp
 from qd.app.game import ROUND_SECONDS, ROUNDS, check_settings
@@ -114,8 +115,11 @@ def make_app(model_path=None, second_model=None, rounds: int | None = None, seco
     how to make one. Free draw shows a second model beside ours: DoodleNet, and our 345-class model
     (`second_model`, default models/qd345.pt) when it exists. `QD_DEMO_ROUNDS`, `QD_DEMO_SECONDS`,
     `QD_DEMO_SEED` and `QD_DEMO_WORDS` set the game's defaults (tests, the browser replay)."""
-    # One drawing at a time, and a classroom's kernels share the cores: one thread each.
+    # One drawing at a time, and a classroom's kernels share the cores: one thread each, for torch and
+    # for numpy's BLAS too (OpenBLAS's second thread spun after every call: half a core per kernel
+    # drawing, and 30 kernels each spinning one on 2 cores)
     torch.set_num_threads(1)
+    threadpool_limits(1)
     rounds, seconds, seed, notes = settings(rounds, seconds, seed)
     second_models = {}
     try:

@@ -99,7 +99,7 @@ class DrawingApp(Board):
         top = self.ours.top(probs, self.top_k)
         self.show_result(top, img, message="Hmm, I don't know what that is." if self.unknown else None)
         second = self.second_models.get(self.selector.value)
-        if second is not None:
+        if second is not None and open_stroke is None:     # beside ours at each stroke end, not while the pen moves
             self.chart2.value = bars_html(second.top(second.predict(img, strokes), self.top_k))
             self.credit.value = f'<span style="color:#888;font-size:11px">{html.escape(second.attribution)}</span>'
         self.last_latency_ms = (time.perf_counter() - t0) * 1e3

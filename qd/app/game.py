@@ -21,6 +21,7 @@ UNKNOWN = "?"             # the guess when the model says it does not know
 ROUNDS = 6                # rounds of a game
 ROUND_SECONDS = 20.0      # the real game's time to draw
 THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this many seconds
+THROTTLE_BUSY = 4.0       # ... and at most a quarter of the time (qd.app.game.Throttle)
 
 
 @dataclass(frozen=True)
@@ -187,17 +188,27 @@ class Game:
 
 
 class Throttle:
-    """At most one call every `interval` seconds (the guesses while the pen moves), the first at once."""
+    """At most one call every `interval` seconds (the guesses while the pen moves), the first at once;
+    and never more than a `1 / busy` share of the time: after a call that `took(s)` seconds, the next
+    waits `busy * s` if that is longer. A guess takes longer when the machine is shared (30 pupils on
+    2 cores), so each kernel then guesses less often while the pen moves instead of falling behind
+    its pupil's strokes; on a quiet machine nothing changes."""
 
-    def __init__(self, interval: float = THROTTLE_SECONDS):
+    def __init__(self, interval: float = THROTTLE_SECONDS, busy: float = THROTTLE_BUSY):
         self.interval, self.last = number(interval, "interval", 0.0, 60.0), None
+        self.busy = number(busy, "busy", 1.0, 1000.0)
+        self.wait = self.interval
 
     def ready(self, now: float) -> bool:
         now = number(now, "now")           # a NaN time would stop the throttle for good
-        if self.last is None or now - self.last >= self.interval:
+        if self.last is None or now - self.last >= self.wait:
             self.last = now
             return True
         return False
+
+    def took(self, seconds: float) -> None:
+        """The call allowed last took this long (wall clock)."""
+        self.wait = max(self.interval, self.busy * number(seconds, "seconds", 0.0))
 
     def reset(self) -> None:
         self.last = None

@@ -328,3 +328,18 @@ def test_the_throttle_fires_exactly_at_its_interval():
     """(issue 24, point 14) `>=` turned into `>` passed: a guess due at exactly the interval must come."""
     t = game.Throttle(0.25)
     assert t.ready(0.0) and not t.ready(0.125) and t.ready(0.25) and not t.ready(0.4375) and t.ready(0.5)
+
+
+def test_the_throttle_guesses_less_often_when_each_guess_takes_longer():
+    """(issue 26) 30 pupils on 2 cores: a guess while the pen moves takes longer, so each kernel
+    guesses less often instead of falling behind its pupil's strokes; alone, nothing changes."""
+    t = game.Throttle(0.15, busy=4)
+    assert t.ready(0.0)
+    t.took(0.02)                      # a quiet machine: the interval rules
+    assert not t.ready(0.14) and t.ready(0.16)
+    t.took(0.2)                       # a busy one: at most a quarter of the time guessing
+    assert not t.ready(0.16 + 0.79) and t.ready(0.16 + 0.81)
+    t.took(0.01)
+    assert t.ready(0.97 + 0.16)
+    with pytest.raises(QDError):
+        t.took(float("nan"))
