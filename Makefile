@@ -11,7 +11,7 @@ POOL   ?= 4
 MAX_KERNELS ?= 24
 VISITORS ?= 10
 
-.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-game bench-play bench-explore lab train download bench clean
+.PHONY: env sysdeps test test-fast models report report-quick report-strokes demo bench-demo bench-class bench-game bench-play bench-explore lab train download bench clean
 
 env: $(STAMP)
 
@@ -48,11 +48,14 @@ report-strokes: $(STAMP) ## notebook 06's whole comparison: every approach (qd.t
 	  -p '06_strokes.approaches="all"' -p 06_strokes.epochs=15 -p 06_strokes.rnn_epochs=15 -p 06_strokes.finetune_epochs=15
 
 demo: $(STAMP)         ## the drawing demo, served by Voila on this machine (a class: make demo HOST=0.0.0.0 POOL=10)
-	$(VENV)/bin/voila notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser \
+	$(PY) -m qd.app.serve notebooks/demo.ipynb --Voila.ip=$(HOST) --port=$(PORT) --no-browser \
 	  --pool_size=$(POOL) --ClassroomKernelManager.max_kernels=$(MAX_KERNELS)
 
 bench-demo: $(STAMP)   ## VISITORS real Chromium pages on the demo at once, then 50 one after another: one JSON line (~6 min)
 	$(PY) -m qd.app.loadtest --visitors $(VISITORS) --bench
+
+bench-class: $(STAMP)  ## a class on the wire: 1-30 protocol visitors drawing at once, no browsers: one JSON line, reports/bench_class.png (~6 min)
+	$(PY) -m qd.app.classbench --bench
 
 bench-game: $(STAMP)   ## replay held-out raw drawings through the demo's game rules: one JSON line (~5 min)
 	$(PY) -m qd.app.replay --bench

@@ -10,8 +10,10 @@
   demo       the app (play + free draw) and `make_app`, what notebooks/demo.ipynb calls
   latency    stroke end -> probabilities, measured without a browser
   replay     real drawings replayed at their own pace through the game's rules, beside Google's AI (`--bench`)
-  serve      the classroom: Voila's kernel manager with a bound (voila.json configures the pool and culling)
-  loadtest   many real Chromium pages on the served demo at once (`make bench-demo`)
+  serve      the classroom: Voila with a bound, a bound per client address and a grace time (`python -m qd.app.serve`; voila.json)
+  loadtest   many real Chromium pages on the served demo at once (`make bench-demo`); the server helper
+  pupil      one page's traffic on the wire, without a browser: page, websocket, widgets, mouse events
+  classbench a class of protocol visitors: 1-30 drawing at once, the capacity curve (`make bench-class`)
   playtest   whole games in Chromium, held-out drawings at their own pace (`make bench-play`); the page-driving helpers
   pictures   what the explorers show as numpy and PNG: a page of drawings, a confusion matrix, cards, a playback
   explore    the explorers for JupyterLab: `DataExplorer` (notebook 01) and `ModelExplorer` (notebook 04)

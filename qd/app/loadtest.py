@@ -7,8 +7,11 @@ to draw, and stroke end -> bars latency measured in the page (mouseup -> the bar
 Then the server's kernels and memory (Voila and its kernels, resident) with all tabs open, right
 after they close (half of them as a browser closes a tab, which asks Voila to shut the kernel down,
 half abruptly, as a crash or a lost network would: culling's job) and two minutes later; then
-visitors one after another, and memory after the first and after the last. The browsers run on this machine too, sharing its cores with the server: a
-classroom's browsers run on the pupils' machines, so these figures are on the pessimistic side.
+visitors one after another, and memory after the first and after the last. The browsers run on this
+machine too: on cores of their own (`taskset`-style affinity: the server on the first half, Chromium
+on the other) where the machine has 4 or more, else sharing the server's (the JSON says which). A
+classroom's browsers run on the pupils' machines; `make bench-class` (`qd.app.classbench`) measures
+the server alone, with protocol visitors.
 
     python -m qd.app.loadtest --visitors 10 --bench       # one JSON line
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from qd.app.pupil import CANVAS, pen_events
 from qd.data import ndjson
 from qd.cli import print_result
 from qd.errors import QDError
@@ -38,11 +42,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-dev-shm-usage"]
 CLASSES = ["star", "square", "circle", "smiley face", "crown", "fish", "eye", "house", "tree", "cat"]
+# Stroke end -> the answer on screen: from mouseup to the first change of the bars or of the status
+# line below them (which changes at every stroke end; the bars do not when a guess made while the
+# pen moved already showed the same). `qd.app.pupil` measures the same on the wire.
 LATENCY_PROBE = """() => {
     window.qdLat = []; let t0 = null;
-    document.addEventListener('mouseup', () => { t0 = performance.now(); }, true);
-    new MutationObserver(() => { if (t0 !== null) { window.qdLat.push(performance.now() - t0); t0 = null; } })
-        .observe(document.querySelector('.qd-free .qd-chart'), {childList: true, subtree: true, characterData: true});
+    document.querySelector('.qd-free canvas').addEventListener('mouseup', () => { t0 = performance.now(); }, true);
+    const seen = new MutationObserver(() => { if (t0 !== null) { window.qdLat.push(performance.now() - t0); t0 = null; } });
+    for (const sel of ['.qd-free .qd-chart', '.qd-free .qd-status'])
+        seen.observe(document.querySelector(sel), {childList: true, subtree: true, characterData: true});
 }"""
 
 
@@ -56,17 +64,18 @@ class Server:
     """Voila serving notebooks/demo.ipynb as `make demo` does (from the repo root, so voila.json
     applies), on a free local port; `extra` adds settings (a pool size, a shorter culling time)."""
 
-    def __init__(self, log_path: Path, pool: int, max_kernels: int = 24, extra: tuple = (), env: dict | None = None):
+    def __init__(self, log_path: Path, pool: int, max_kernels: int = 24, extra: tuple = (), env: dict | None = None,
+                 cores: list[int] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = Path(log_path)
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(NOTEBOOKS_DIR / "demo.ipynb"), "--no-browser", f"--port={self.port}",
+            [sys.executable, "-m", "qd.app.serve", str(NOTEBOOKS_DIR / "demo.ipynb"), "--no-browser", f"--port={self.port}",
              "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--pool_size={pool}",
              f"--ClassroomKernelManager.max_kernels={max_kernels}", *extra],
             cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
         self.pool, self.started = pool, time.time()
 
     def text(self) -> str:
@@ -191,6 +200,25 @@ async def leave(ctx, page, abruptly: bool = False) -> None:
     await ctx.close()
 
 
+async def draw_at_own_pace(page, drawing, selector: str = ".qd-free canvas") -> None:
+    """The drawing as real mouse events at its own pace, the events a browser fires for it
+    (`qd.app.pupil.pen_events`, which protocol visitors send): the same strokes on the wire."""
+    box = await page.locator(selector).first.bounding_box()
+    scale = (box["width"] - 4) / CANVAS                       # the canvas's 2 px border
+    start = time.perf_counter()
+    for stroke in pen_events(drawing):
+        for t, event, x, y in stroke:
+            delay = t - (time.perf_counter() - start)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if event == "mouse_move":
+                await page.mouse.move(box["x"] + 2 + x * scale, box["y"] + 2 + y * scale)
+            elif event == "mouse_down":
+                await page.mouse.down()
+            else:
+                await page.mouse.up()
+
+
 async def draw_and_measure(page, drawing) -> list[float]:
     """Free draw, the drawing stroke by stroke; the page's stroke end -> bars latencies (ms)."""
     await page.locator(".qd-mode button", has_text="Free draw").click()
@@ -263,16 +291,24 @@ def bench(visitors: int = 10, pool: int | None = None, max_kernels: int | None =
     log_dir.mkdir(parents=True, exist_ok=True)
     pool = pool if pool is not None else visitors
     max_kernels = max_kernels if max_kernels is not None else pool + 2
-    server = Server(log_dir / "bench_demo_voila.log", pool, max_kernels)
+    cores = sorted(os.sched_getaffinity(0))
+    # the browsers stand for the pupils' machines: on cores of their own where there are enough
+    half = len(cores) // 2 if len(cores) >= 4 else 0
+    server_cores, browser_cores = (cores[:half], cores[half:]) if half else (cores, cores)
+    server = Server(log_dir / "bench_demo_voila.log", pool, max_kernels, cores=server_cores if half else None)
     try:
         server.wait_up()
         filled = server.wait_pool()
         idle = server.snapshot()
+        if half:
+            os.sched_setaffinity(0, browser_cores)       # Chromium, started from here, inherits it
         result = asyncio.run(classroom(server.url, visitors, server, sequential, settle_s))
     finally:
+        os.sched_setaffinity(0, cores)
         server.stop()
     preheated = len(re.findall(r"Using pre-heated kernel", server.text()))
-    return {"pool": pool, "max_kernels": max_kernels, "pool_filled_s": round(filled, 1), "idle": idle,
+    return {"pool": pool, "max_kernels": max_kernels, "server_cores": server_cores, "browser_cores": browser_cores,
+            "browsers_share_the_servers_cores": not half, "pool_filled_s": round(filled, 1), "idle": idle,
             "visitors_given_a_preheated_kernel": preheated, **result}
 
 

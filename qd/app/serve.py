@@ -9,22 +9,42 @@
 - a bound (`ClassroomKernelManager.max_kernels`, below): at most that many kernels, the pool
   included; a visitor beyond it gets a page saying plainly that every place is taken;
 - a grace time (`ClassroomKernelManager.connect_grace`): a preheated kernel has sat idle in the pool,
-  so the culler would take it from a visitor whose page is still loading; it waits for the page.
+  so the culler would take it from a visitor whose page is still loading; it waits for the page, and
+  no longer: a kernel handed to a request that never connects (curl in a loop, a page closed while
+  loading) is given back once the grace time is over, idle or not;
+- a bound per client address (`ClassroomKernelManager.max_per_address`): the kernels handed to the
+  pages one address requested; beyond it the page says so, and the other visitors keep their places.
+  A pupil who reloads holds two for a moment (the old page's kernel is shut down as it unloads).
 
-`make demo` serves 127.0.0.1 with these settings; `make demo HOST=0.0.0.0 POOL=10 MAX_KERNELS=24`
-serves a classroom's network (README: "Serving a class").
+Voila has no hook that sees both a page request and the kernel it is given (with preheated kernels
+its `prelaunch_hook` is never called), so `ClassroomVoila` is Voila with one handler changed:
+`ClassroomPageHandler` asks the kernel manager for a place for the client's address before the page
+renders, and tells it which kernel the page got (the page config Voila writes names it).
+
+`make demo` serves 127.0.0.1 with these settings (`python -m qd.app.serve`, Voila's own command line
+and voila.json); `make demo HOST=0.0.0.0 POOL=10 MAX_KERNELS=24` serves a classroom's network
+(README: "Serving a class").
 """
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import time
+from collections import Counter
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Integer
+from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
 
 # The page says it (Voila's error page shows the status and this reason): plainly, no jargon.
 FULL_MESSAGE = "All {n} drawing places are taken right now. Please try again in a minute"
+ADDRESS_MESSAGE = ("This computer already has {n} drawing pages open. Close one of them, "
+                   "or try again in a minute")
+# The kernel a page was given, as Voila writes it into the page config.
+KERNEL_ID = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
 
 
 class ClassroomKernelManager(AsyncMappingKernelManager):
@@ -34,13 +54,39 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     max_kernels = Integer(24, config=True, help="At most this many kernels at once, preheated ones included; "
                                                "a visitor beyond them gets a page saying every place is taken.")
 
-    connect_grace = Integer(60, config=True, help="Seconds a kernel handed to a page may wait for the page to connect "
-                                                  "before culling may take it.")
+    connect_grace = Integer(20, config=True, help="Seconds a kernel handed to a page waits for the page to connect; "
+                                                  "then it is given back, idle or not.")
+
+    max_per_address = Integer(3, config=True, help="At most this many kernels handed to the pages one client address "
+                                                   "requested (0: no bound; behind a proxy or NAT every pupil has the "
+                                                   "same address).")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._connected: set[str] = set()          # kernels a page has connected to
-        self._waiting: dict[str, float] = {}       # kernels handed out, no page yet: since when
+        self._waiting: dict[str, float] = {}       # kernels not connected (yet): since when the culler saw them
+        self._handed: dict[str, str] = {}          # kernel -> the address whose page request got it
+        self._reserved: Counter = Counter()        # address -> page requests rendering now
+
+    def held_by(self, address: str) -> int:
+        """Places an address holds: its pages' kernels, and its requests still rendering."""
+        return self._reserved[address] + sum(a == address for a in self._handed.values())
+
+    def reserve(self, address: str) -> None:
+        """A page request from `address` is about to be given a kernel: refused beyond the bound."""
+        if self.max_per_address and self.held_by(address) >= self.max_per_address:
+            message = ADDRESS_MESSAGE.format(n=self.held_by(address))
+            self.log.warning("Refused a page to %s: it holds %d places", address, self.held_by(address))
+            raise web.HTTPError(429, message, reason=message)
+        self._reserved[address] += 1
+
+    def hand_out(self, address: str, kernel_id: str | None) -> None:
+        """The request from `address` is done: its page got `kernel_id` (None: no page, an error)."""
+        self._reserved[address] -= 1
+        if self._reserved[address] <= 0:
+            del self._reserved[address]
+        if kernel_id is not None and kernel_id in self:
+            self._handed[kernel_id] = address
 
     def kernel_count(self) -> int:
         """Kernels running or starting."""
@@ -59,12 +105,18 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     async def cull_kernel_if_idle(self, kernel_id):
         """Culling, but not of a kernel Voila has just handed to a page that is still loading: a
         preheated kernel sat idle in the pool, so without a grace time the culler takes it before
-        the page connects (Voila's own override already spares the kernels still in the pool)."""
+        the page connects (Voila's own override already spares the kernels still in the pool).
+        A kernel handed to a page that never connected within the grace time is given back at once."""
         if self._kernel_connections.get(kernel_id, 0):
             self._connected.add(kernel_id)
         elif kernel_id not in self._connected:
             since = self._waiting.setdefault(kernel_id, time.monotonic())
             if time.monotonic() - since < self.connect_grace:
+                return None
+            if kernel_id in self._handed:
+                self.log.warning("Kernel %s: no page connected within %d s; giving its place back",
+                                 kernel_id, self.connect_grace)
+                await self.shutdown_kernel(kernel_id)
                 return None
         return await super().cull_kernel_if_idle(kernel_id)
 
@@ -78,7 +130,48 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         await super().shutdown_kernel(kernel_id, *args, **kwargs)
         self._connected.discard(kernel_id)
         self._waiting.pop(kernel_id, None)
+        self._handed.pop(kernel_id, None)
         self._drop_failed_refills()
         refill = getattr(self, "fill_if_needed", None)
         for name in (getattr(self, "_pools", None) or {}) if refill is not None else ():
             refill(delay=0, notebook_name=name)
+
+
+class ClassroomPageHandler(TornadoVoilaHandler):
+    """Voila's page handler, asking `ClassroomKernelManager` for a place for the client's address
+    first and telling it which kernel the page got (see the module docstring)."""
+
+    async def get(self, path=None):
+        km = self.kernel_manager
+        if path or not isinstance(km, ClassroomKernelManager):     # a file beside the notebook: no kernel
+            return await super().get(path)
+        self._address, self._kernel_id = self.request.remote_ip, None
+        km.reserve(self._address)
+        try:
+            await super().get(path)
+        finally:
+            km.hand_out(self._address, self._kernel_id)
+
+    def write(self, chunk):
+        if getattr(self, "_address", None) and self._kernel_id is None and isinstance(chunk, str):
+            found = KERNEL_ID.search(chunk)
+            if found:
+                self._kernel_id = found.group(1)
+        return super().write(chunk)
+
+
+class ClassroomVoila(Voila):
+    """Voila (its command line, voila.json) with `ClassroomPageHandler` serving the notebook."""
+
+    def init_handlers(self):
+        return [(h[0], ClassroomPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h
+                for h in super().init_handlers()]
+
+
+main = ClassroomVoila.launch_instance
+
+if __name__ == "__main__":
+    # run as `python -m qd.app.serve`: this file is __main__, and voila.json's kernel manager class
+    # comes from the module qd.app.serve, a second copy; serve from that one so the classes match
+    from qd.app import serve
+    sys.exit(serve.main())

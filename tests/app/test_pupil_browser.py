@@ -1,0 +1,79 @@
+"""A protocol visitor (`qd.app.pupil`, what `make bench-class` sends 30 of) checked against a real
+page: Chromium draws held-out raw drawings at their own pace in the served demo's free draw, the
+page measuring stroke end to bars; then a protocol visitor draws the same drawings the same way on
+the wire. Their median latencies agree within 20% (issue 26)."""
+import asyncio
+
+import numpy as np
+import pytest
+from helpers import need_browser
+
+from qd.app import replay
+from qd.app.loadtest import CHROMIUM, CHROMIUM_ARGS, LATENCY_PROBE, Server, draw_at_own_pace
+from qd.app.pupil import Pupil
+from qd.models import checkpoint
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    need_browser()
+    s = Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=2, max_kernels=4)
+    try:
+        s.wait_up()
+        s.wait_pool()
+        yield s
+    finally:
+        s.stop()
+
+
+def drawings(n: int = 4) -> list:
+    classes = checkpoint.read(replay.DEMO_MODEL)["classes"]
+    found = [d for d in replay.unseen_by_demo(classes) if d.has_time and 4 <= len(d.strokes) <= 10]
+    return [found[i] for i in np.linspace(0, len(found) - 1, n).astype(int)]
+
+
+async def in_chromium(url: str, ds: list) -> list[float]:
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            await page.goto(url, timeout=120_000)
+            await page.wait_for_selector(".qd-speech", timeout=120_000)
+            await page.locator(".qd-mode button", has_text="Free draw").click()
+            await page.wait_for_selector(".qd-free canvas", state="visible")
+            await page.evaluate(LATENCY_PROBE)
+            for d in ds:
+                await draw_at_own_pace(page, d)
+                await asyncio.sleep(0.5)
+                await page.locator(".qd-free button", has_text="Clear").click()
+                await asyncio.sleep(0.5)
+            lat = await page.evaluate("window.qdLat")
+            await page.close(run_before_unload=True)
+        finally:
+            await browser.close()
+    return lat
+
+
+async def on_the_wire(url: str, ds: list) -> list[float]:
+    p = await Pupil(url).open()
+    await p.free_draw()
+    for d in ds:
+        await p.draw(d)
+        await asyncio.sleep(0.5)
+        await p.clear()
+        await asyncio.sleep(0.5)
+    await p.close()
+    return p.stroke_to_bars_ms
+
+
+def test_a_protocol_visitor_sees_what_a_real_page_sees(server):
+    ds = drawings()
+    strokes = sum(len(d.strokes) for d in ds)
+    page = asyncio.run(in_chromium(server.url, ds))
+    wire = asyncio.run(on_the_wire(server.url, ds))
+    assert len(page) == strokes and len(wire) == strokes, (len(page), len(wire), strokes)
+    page_ms, wire_ms = float(np.median(page)), float(np.median(wire))
+    assert abs(wire_ms - page_ms) <= 0.2 * page_ms, f"median stroke end to bars: page {page_ms:.1f} ms, wire {wire_ms:.1f} ms"
