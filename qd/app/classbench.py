@@ -174,7 +174,7 @@ def bench(sizes=SIZES, opening: int = OPENING, seed: int = 0, out: Path | None =
     n = sizes[-1]
     out = Path(out or ROOT / "reports" / "bench_class.png")
     out.parent.mkdir(parents=True, exist_ok=True)
-    server = Server(out.with_name("bench_class_voila.log"), pool=n, max_kernels=n)
+    server = Server(out.with_name("bench_class_voila.log"), pool=n, max_kernels=n, max_per_address=None)
     try:
         server.wait_up()
         warm_s = server.wait_pool(timeout=1800)

@@ -62,10 +62,12 @@ def free_port() -> int:
 
 class Server:
     """Voila serving notebooks/demo.ipynb as `make demo` does (from the repo root, so voila.json
-    applies), on a free local port; `extra` adds settings (a pool size, a shorter culling time)."""
+    applies), on a free local port; `extra` adds settings (a pool size, a shorter culling time).
+    Browsers driven from here all come from 127.0.0.1: no bound per address unless `max_per_address`
+    says one (None: voila.json's)."""
 
     def __init__(self, log_path: Path, pool: int, max_kernels: int = 24, extra: tuple = (), env: dict | None = None,
-                 cores: list[int] | None = None):
+                 cores: list[int] | None = None, max_per_address: int | None = 0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = Path(log_path)
@@ -73,7 +75,9 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "qd.app.serve", str(NOTEBOOKS_DIR / "demo.ipynb"), "--no-browser", f"--port={self.port}",
              "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--pool_size={pool}",
-             f"--ClassroomKernelManager.max_kernels={max_kernels}", *extra],
+             f"--ClassroomKernelManager.max_kernels={max_kernels}",
+             *([] if max_per_address is None else [f"--ClassroomKernelManager.max_per_address={max_per_address}"]),
+             *extra],
             cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
         self.pool, self.started = pool, time.time()

@@ -19,7 +19,8 @@
 Voila has no hook that sees both a page request and the kernel it is given (with preheated kernels
 its `prelaunch_hook` is never called), so `ClassroomVoila` is Voila with one handler changed:
 `ClassroomPageHandler` asks the kernel manager for a place for the client's address before the page
-renders, and tells it which kernel the page got (the page config Voila writes names it).
+renders, and tells it which kernel the page got (the page config Voila writes names it). And the
+shutdown a page asks for as it unloads is honoured (`ClassroomShutdownHandler`: it was refused).
 
 `make demo` serves 127.0.0.1 with these settings (`python -m qd.app.serve`, Voila's own command line
 and voila.json); `make demo HOST=0.0.0.0 POOL=10 MAX_KERNELS=24` serves a classroom's network
@@ -37,6 +38,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import web
 from traitlets import Integer
 from voila.app import Voila
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 # The page says it (Voila's error page shows the status and this reason): plainly, no jargon.
@@ -114,7 +116,7 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             if time.monotonic() - since < self.connect_grace:
                 return None
             if kernel_id in self._handed:
-                self.log.warning("Kernel %s: no page connected within %d s; giving its place back",
+                self.log.warning("Kernel %s: no page connected (or stayed) within %d s; giving its place back",
                                  kernel_id, self.connect_grace)
                 await self.shutdown_kernel(kernel_id)
                 return None
@@ -160,12 +162,22 @@ class ClassroomPageHandler(TornadoVoilaHandler):
         return super().write(chunk)
 
 
+class ClassroomShutdownHandler(VoilaShutdownKernelHandler):
+    """Voila's page asks for its kernel's shutdown as it unloads, with no XSRF token: jupyter_server
+    answered 403, so a closed or reloaded page kept its kernel (and its pupil's place) until the
+    culler came. The kernel's id, a random uuid only its page was given, is the credential here."""
+
+    def check_xsrf_cookie(self):
+        return None
+
+
 class ClassroomVoila(Voila):
-    """Voila (its command line, voila.json) with `ClassroomPageHandler` serving the notebook."""
+    """Voila (its command line, voila.json) with `ClassroomPageHandler` serving the notebook and
+    `ClassroomShutdownHandler` taking the pages' shutdown requests."""
 
     def init_handlers(self):
-        return [(h[0], ClassroomPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h
-                for h in super().init_handlers()]
+        swap = {TornadoVoilaHandler: ClassroomPageHandler, VoilaShutdownKernelHandler: ClassroomShutdownHandler}
+        return [(h[0], swap.get(h[1], h[1]), *h[2:]) for h in super().init_handlers()]
 
 
 main = ClassroomVoila.launch_instance

@@ -62,10 +62,7 @@ def server(tmp_path_factory, first_round):
     s = loadtest.Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=1, max_kernels=3,
                         extra=(f"--MappingKernelManager.cull_idle_timeout={CULL_S}",
                                f"--MappingKernelManager.cull_interval={INTERVAL_S}",
-                               f"--ClassroomKernelManager.connect_grace={GRACE_S}",
-                               # every visitor here comes from 127.0.0.1: the bound per address is
-                               # tested in test_classroom_server.py
-                               "--ClassroomKernelManager.max_per_address=0"),
+                               f"--ClassroomKernelManager.connect_grace={GRACE_S}"),
                         env={"QD_DEMO_SEED": str(first_round[0]), "QD_DEMO_ROUNDS": "1"})
     try:
         s.wait_up()

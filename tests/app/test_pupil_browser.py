@@ -1,7 +1,8 @@
 """A protocol visitor (`qd.app.pupil`, what `make bench-class` sends 30 of) checked against a real
 page: Chromium draws held-out raw drawings at their own pace in the served demo's free draw, the
 page measuring stroke end to bars; then a protocol visitor draws the same drawings the same way on
-the wire. Their median latencies agree within 20% (issue 26)."""
+the wire. Their median latencies agree within 20% (issue 26). And the bound per client address
+never stops a pupil who reloads the page."""
 import asyncio
 
 import numpy as np
@@ -19,7 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     need_browser()
-    s = Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=2, max_kernels=4)
+    # voila.json's bound per address (3): a pupil reloading must still get a page
+    s = Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=2, max_kernels=6, max_per_address=None)
     try:
         s.wait_up()
         s.wait_pool()
@@ -77,3 +79,27 @@ def test_a_protocol_visitor_sees_what_a_real_page_sees(server):
     assert len(page) == strokes and len(wire) == strokes, (len(page), len(wire), strokes)
     page_ms, wire_ms = float(np.median(page)), float(np.median(wire))
     assert abs(wire_ms - page_ms) <= 0.2 * page_ms, f"median stroke end to bars: page {page_ms:.1f} ms, wire {wire_ms:.1f} ms"
+
+
+def test_a_pupil_reloading_the_page_again_and_again_always_gets_one(server):
+    """(issue 26) the bound per address counts the old page's kernel until its unload shuts it
+    down: a pupil pressing reload five times in a row still gets a page each time."""
+    async def reloads():
+        from playwright.async_api import async_playwright
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                said = []
+                for _ in range(6):
+                    await page.goto(server.url, timeout=120_000)
+                    await page.wait_for_selector(".qd-speech, .voila-error, body", timeout=120_000)
+                    ready = await page.locator(".qd-speech").count() > 0 or await page.wait_for_selector(
+                        ".qd-speech", timeout=120_000) is not None
+                    said.append((ready, (await page.inner_text("body"))[:200]))
+                await page.close(run_before_unload=True)
+            finally:
+                await browser.close()
+        return said
+    said = asyncio.run(reloads())
+    assert all(ready and "drawing pages open" not in text for ready, text in said), said
