@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from qd.app.pupil import CANVAS, pen_events
+from qd.app.pupil import CANVAS, at_own_pace
 from qd.data import ndjson
 from qd.cli import print_result
 from qd.errors import QDError
@@ -81,6 +81,19 @@ class Server:
             cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
         self.pool, self.started = pool, time.time()
+
+    def __enter__(self) -> "Server":
+        """Up, with its pool warm (stopped if it never gets there)."""
+        try:
+            self.wait_up()
+            self.wait_pool()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stop()
 
     def text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -209,18 +222,13 @@ async def draw_at_own_pace(page, drawing, selector: str = ".qd-free canvas") -> 
     (`qd.app.pupil.pen_events`, which protocol visitors send): the same strokes on the wire."""
     box = await page.locator(selector).first.bounding_box()
     scale = (box["width"] - 4) / CANVAS                       # the canvas's 2 px border
-    start = time.perf_counter()
-    for stroke in pen_events(drawing):
-        for t, event, x, y in stroke:
-            delay = t - (time.perf_counter() - start)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if event == "mouse_move":
-                await page.mouse.move(box["x"] + 2 + x * scale, box["y"] + 2 + y * scale)
-            elif event == "mouse_down":
-                await page.mouse.down()
-            else:
-                await page.mouse.up()
+    async for event, x, y in at_own_pace(drawing):
+        if event == "mouse_move":
+            await page.mouse.move(box["x"] + 2 + x * scale, box["y"] + 2 + y * scale)
+        elif event == "mouse_down":
+            await page.mouse.down()
+        else:
+            await page.mouse.up()
 
 
 async def draw_and_measure(page, drawing) -> list[float]:

@@ -73,6 +73,18 @@ def pen_events(drawing, side: float = CANVAS, margin: float = 0.1) -> list[list[
     return out
 
 
+async def at_own_pace(drawing):
+    """`pen_events(drawing)` as they fall due, stroke after stroke: (event, x, y). One who falls
+    behind (a busy machine) draws on: events already due come at once."""
+    start = time.perf_counter()
+    for stroke in pen_events(drawing):
+        for t, event, x, y in stroke:
+            delay = t - (time.perf_counter() - start)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield event, x, y
+
+
 @dataclass
 class Pupil:
     """One page's traffic. `open()` fetches the page and connects, `free_draw()` switches mode,
@@ -144,16 +156,11 @@ class Pupil:
         free = self._find("VBoxModel", "qd-free")
         canvas = self._inside(free, "CanvasModel")
         self._answer = {self._inside(free, "HTMLModel", "qd-chart"), self._inside(free, "HTMLModel", "qd-status")}
-        start = time.perf_counter()
-        for stroke in pen_events(drawing):
-            for t, event, x, y in stroke:
-                delay = t - (time.perf_counter() - start)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                msg_id = self._custom(canvas, {"event": event, "x": x, "y": y})
-                if event == "mouse_up":
-                    self._bars_for[msg_id] = time.perf_counter()
-                    handled = self._idle_of(msg_id)
+        async for event, x, y in at_own_pace(drawing):
+            msg_id = self._custom(canvas, {"event": event, "x": x, "y": y})
+            if event == "mouse_up":
+                self._bars_for[msg_id] = time.perf_counter()
+                handled = self._idle_of(msg_id)
         try:
             await asyncio.wait_for(handled, timeout_s)
         except asyncio.TimeoutError:
@@ -170,6 +177,14 @@ class Pupil:
                             timeout_s, wait_for="idle")
 
     async def close(self) -> None:
+        """Leave as a page does when its tab closes: ask Voila to shut the kernel down, then close."""
+        if self.kernel_id:
+            url = self.base_url.rstrip("/") + f"/voila/api/shutdown/{self.kernel_id}"
+            try:
+                await AsyncHTTPClient().fetch(HTTPRequest(url, method="POST", body=b"", request_timeout=30,
+                                                          network_interface=self.source_address))
+            except (HTTPClientError, OSError):
+                pass                     # already gone (culled): nothing to give back
         if self._ws is not None:
             self._ws.close()
         if self._reader is not None:

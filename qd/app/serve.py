@@ -129,10 +129,10 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         """Shut a kernel down, then let Voila's pool refill the place (a refill refused at the bound
         left it short)."""
-        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self._handed.pop(kernel_id, None)          # its place is free as the shutdown begins (a reload's
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)      # next page may already be asking)
         self._connected.discard(kernel_id)
         self._waiting.pop(kernel_id, None)
-        self._handed.pop(kernel_id, None)
         self._drop_failed_refills()
         refill = getattr(self, "fill_if_needed", None)
         for name in (getattr(self, "_pools", None) or {}) if refill is not None else ():

@@ -59,17 +59,12 @@ def server(tmp_path_factory, first_round):
     need_browser()
     # loadtest imports playwright: only once the browser is known to be here
     from qd.app import loadtest
-    s = loadtest.Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=1, max_kernels=3,
-                        extra=(f"--MappingKernelManager.cull_idle_timeout={CULL_S}",
-                               f"--MappingKernelManager.cull_interval={INTERVAL_S}",
-                               f"--ClassroomKernelManager.connect_grace={GRACE_S}"),
-                        env={"QD_DEMO_SEED": str(first_round[0]), "QD_DEMO_ROUNDS": "1"})
-    try:
-        s.wait_up()
-        s.wait_pool()
+    with loadtest.Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=1, max_kernels=3,
+                         extra=(f"--MappingKernelManager.cull_idle_timeout={CULL_S}",
+                                f"--MappingKernelManager.cull_interval={INTERVAL_S}",
+                                f"--ClassroomKernelManager.connect_grace={GRACE_S}"),
+                         env={"QD_DEMO_SEED": str(first_round[0]), "QD_DEMO_ROUNDS": "1"}) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

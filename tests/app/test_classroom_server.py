@@ -23,15 +23,10 @@ POOL, BOUND, GRACE_S, INTERVAL_S = 3, 2, 6, 1   # the pool outlasts one address'
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=POOL, max_kernels=8, max_per_address=BOUND,
-               extra=(f"--ClassroomKernelManager.connect_grace={GRACE_S}",
-                      f"--MappingKernelManager.cull_interval={INTERVAL_S}"))
-    try:
-        s.wait_up()
-        s.wait_pool()
+    with Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=POOL, max_kernels=8, max_per_address=BOUND,
+                extra=(f"--ClassroomKernelManager.connect_grace={GRACE_S}",
+                       f"--MappingKernelManager.cull_interval={INTERVAL_S}")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def held_out_drawing():

@@ -21,13 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def server(tmp_path_factory):
     need_browser()
     # voila.json's bound per address (3): a pupil reloading must still get a page
-    s = Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=2, max_kernels=6, max_per_address=None)
-    try:
-        s.wait_up()
-        s.wait_pool()
+    with Server(tmp_path_factory.mktemp("voila") / "voila.log", pool=2, max_kernels=6, max_per_address=None) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def drawings(n: int = 4) -> list:
@@ -53,7 +48,7 @@ async def in_chromium(url: str, ds: list) -> list[float]:
                 await page.locator(".qd-free button", has_text="Clear").click()
                 await asyncio.sleep(0.5)
             lat = await page.evaluate("window.qdLat")
-            await page.close(run_before_unload=True)
+            await page.goto("about:blank")        # leaving the page: it asks for its kernel's shutdown
         finally:
             await browser.close()
     return lat
