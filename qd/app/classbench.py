@@ -122,9 +122,9 @@ async def classroom(server: Server, sizes, drawings: list, opening: int) -> dict
     curve, handed = {}, 0
     for size in tqdm(sizes, desc="pupils drawing at once", file=sys.stderr):
         per = max(1, math.ceil(STROKES_PER_SIZE / (size * 5)))       # about 5 strokes a drawing
-        for p in pupils:
+        for p in pupils:                   # this point's figures only (not the opening's messages)
             p.stroke_to_bars_ms.clear()
-            p.late = 0
+            p.late = p.sent = 0
         mine = [drawings[(handed + i) % len(drawings)] for i in range(size * per)]
         handed += len(mine)
         with CpuMeter(server) as cpu:
@@ -136,8 +136,6 @@ async def classroom(server: Server, sizes, drawings: list, opening: int) -> dict
                        "client_cores": round(cpu.client_cores, 2),
                        "messages_per_s": round(sum(p.sent for p in pupils[:size]) / max(1e-9, time.perf_counter() - cpu.t0))}
         tqdm.write(f"{size} pupils drawing: {curve[size]}", file=sys.stderr)
-        for p in pupils:
-            p.sent = 0
     mem = memory(server)
     for p in pupils:
         await p.close()

@@ -93,11 +93,9 @@ class Pupil:
     base_url: str
     source_address: str | None = None       # the client address to connect from (a second loopback address)
     session: str = field(default_factory=lambda: uuid.uuid4().hex)
-    page_s: float | None = None              # GET until the whole page arrived
     ready_s: float | None = None             # GET until the widgets' state arrived (the page could draw)
     stroke_to_bars_ms: list = field(default_factory=list)
     sent: int = 0
-    received: int = 0
     late: int = 0                            # stroke ends without bars within the timeout
 
     def __post_init__(self):
@@ -118,7 +116,6 @@ class Pupil:
         except HTTPClientError as e:
             body = e.response.body.decode(errors="replace") if e.response is not None else ""
             raise QDError(f"the page answered {e.code}: {_said(body)}") from None
-        self.page_s = time.perf_counter() - t0
         text = page.body.decode(errors="replace")
         found = KERNEL_ID.search(text)
         if not found:
@@ -219,7 +216,6 @@ class Pupil:
             frame = await self._ws.read_message()
             if frame is None:
                 return
-            self.received += 1
             now = time.perf_counter()
             channel, parts = deserialize_msg_from_ws_v1(frame)
             header, parent = json.loads(parts[0]), json.loads(parts[1])

@@ -17,7 +17,7 @@
   A pupil who reloads holds two for a moment (the old page's kernel is shut down as it unloads).
 
 Voila has no hook that sees both a page request and the kernel it is given (with preheated kernels
-its `prelaunch_hook` is never called), so `ClassroomVoila` is Voila with one handler changed:
+its `prelaunch_hook` is never called), so `ClassroomVoila` is Voila with two handlers changed:
 `ClassroomPageHandler` asks the kernel manager for a place for the client's address before the page
 renders, and tells it which kernel the page got (the page config Voila writes names it). And the
 shutdown a page asks for as it unloads is honoured (`ClassroomShutdownHandler`: it was refused).
@@ -76,9 +76,10 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
 
     def reserve(self, address: str) -> None:
         """A page request from `address` is about to be given a kernel: refused beyond the bound."""
-        if self.max_per_address and self.held_by(address) >= self.max_per_address:
-            message = ADDRESS_MESSAGE.format(n=self.held_by(address))
-            self.log.warning("Refused a page to %s: it holds %d places", address, self.held_by(address))
+        held = self.held_by(address)
+        if self.max_per_address and held >= self.max_per_address:
+            message = ADDRESS_MESSAGE.format(n=held)
+            self.log.warning("Refused a page to %s: it holds %d places", address, held)
             raise web.HTTPError(429, message, reason=message)
         self._reserved[address] += 1
 
