@@ -94,8 +94,7 @@ class DrawingApp(Board):
         except QDError as e:
             self.show_result(None, None, message=_unsure_message(e))
             return
-        probs = self.ours.predict(img, strokes)
-        self.unknown = self.ours.is_unknown(img)
+        probs, self.unknown = self.ours.guess(img, strokes)
         top = self.ours.top(probs, self.top_k)
         self.show_result(top, img, message="Hmm, I don't know what that is." if self.unknown else None)
         second = self.second_models.get(self.selector.value)

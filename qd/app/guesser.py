@@ -9,11 +9,12 @@ from qd.models.infer import Predictor, top_k
 
 class Guesser:
     """A model for the demo: ours (a qd checkpoint via `qd.models.infer.Predictor`) or DoodleNet, the peer.
-    `predict(img, strokes)` -> probabilities; `is_unknown(img)` when a detector came with it."""
+    `predict(img, strokes)` -> probabilities; `is_unknown(img)` when a detector came with it; `guess`
+    both at once (`both(img)`, when the model answers both in one pass)."""
 
-    def __init__(self, name: str, classes: list[str], predict, is_unknown=None, attribution: str = ""):
+    def __init__(self, name: str, classes: list[str], predict, is_unknown=None, attribution: str = "", both=None):
         self.name, self.classes, self._predict = name, list(classes), predict
-        self._unknown, self.attribution = is_unknown, attribution
+        self._unknown, self.attribution, self._both = is_unknown, attribution, both
 
     @classmethod
     def from_predictor(cls, p: Predictor, name: str | None = None) -> "Guesser":
@@ -22,7 +23,8 @@ class Guesser:
         predict = (lambda img, strokes: p.predict_image(img)) if image else \
             (lambda img, strokes: p.predict_strokes(strokes)[0])
         return cls(name or f"ours ({len(p.classes)} classes)", p.classes, predict,
-                   p.is_unknown if p.detector is not None else None)
+                   p.is_unknown if p.detector is not None else None,
+                   both=p.predict_with_unknown if image and p.detector is not None else None)
 
     @classmethod
     def doodlenet(cls) -> "Guesser":
@@ -35,6 +37,12 @@ class Guesser:
 
     def is_unknown(self, img: np.ndarray) -> bool:
         return bool(self._unknown(img)) if self._unknown is not None else False
+
+    def guess(self, img: np.ndarray, strokes=None) -> tuple[np.ndarray, bool]:
+        """(probabilities, unknown): what the demo asks at every guess."""
+        if self._both is not None:
+            return self._both(img)
+        return self.predict(img, strokes), self.is_unknown(img)
 
     def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         return top_k(probs, self.classes, k)

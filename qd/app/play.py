@@ -227,8 +227,7 @@ class GameApp(Board):
             img = self.image(open_stroke)
         except QDError:
             return
-        probs = self.guesser.predict(img, self.recorder.strokes)
-        unknown = self.guesser.is_unknown(img)
+        probs, unknown = self.guesser.guess(img, self.recorder.strokes)
         top = self.guesser.top(probs, 3)
         status = self.game.guess(top, dict(zip(self.guesser.classes, probs.tolist())), time.monotonic(), unknown)
         self.last_latency_ms = (time.perf_counter() - t0) * 1e3

@@ -137,6 +137,21 @@ class Predictor:
             return False
         return bool(self.detector.is_unknown(*unknown.logits_and_features(self.model, img[None]))[0])
 
+    def predict_with_unknown(self, img: np.ndarray) -> tuple[np.ndarray, bool]:
+        """One 28x28 image -> (probabilities (C,), whether the detector says unknown): the answers of
+        `predict_image` and `is_unknown` from one pass of the model over the image (and its mirror
+        with test-time flipping) instead of two or three. The demo asks both at every guess."""
+        if self.detector is None or self.input != "image" or self.size != 28:
+            return self.predict_image(img), self.is_unknown(img)
+        img = np.asarray(img)
+        if img.dtype != np.uint8 or img.shape != (28, 28):
+            raise QDError(f"predict_with_unknown takes one uint8 image (28, 28), got {img.dtype} {img.shape}")
+        x = architectures.to_tensor(img[None])
+        views = torch.cat([x, torch.flip(x, dims=[3])]) if self.tta else x
+        logits, feats = unknown.logits_and_features(self.model, views)
+        probs = torch.softmax(torch.from_numpy(logits) / self.temperature, 1).mean(0).numpy()
+        return probs, bool(self.detector.is_unknown(logits[:1], feats[:1])[0])
+
     def predict_image(self, img: np.ndarray) -> np.ndarray:
         """uint8 (S, S) or (N, S, S) -> probabilities (C,) or (N, C), S the model's size (28 for most)."""
         img = np.asarray(img)

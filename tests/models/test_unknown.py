@@ -5,6 +5,7 @@ import pytest
 from qd import QDError
 from qd.data import bitmaps, render, splits, strokes
 from qd.models import architectures, infer, unknown
+from qd.paths import MODELS_DIR
 from qd.report import metrics
 from qd.training import config, loop
 
@@ -47,3 +48,23 @@ def test_bad_outliers_are_refused_before_training(outliers, weight, msg):
     with pytest.raises(QDError, match=msg):
         loop.fit(architectures.build("cnn", 2, width=8), X, y, config.TrainConfig(epochs=1), progress=False,
                   outliers=outliers, outlier_weight=weight)
+
+
+def test_one_pass_answers_as_predict_image_and_is_unknown_do():
+    """The demo's guess (`predict_with_unknown`: one pass over the image and its mirror) against the
+    two calls it replaces, on the shipped model with its detector and flip averaging, for real
+    drawings of its own classes and of classes it never saw."""
+    p = infer.Predictor(MODELS_DIR / "cnn.pt")
+    assert p.tta and p.detector is not None          # the case the one pass exists for
+    held = unknown.outside_classes(p.classes, seed=0)[1]
+    X = np.concatenate([bitmaps.load_bitmaps(p.classes[:4], per_class=5).X,
+                        render.render_batch(strokes.collect(held[:6]).drawings[:20])])
+    flags = []
+    for img in X:
+        probs, flag = p.predict_with_unknown(img)
+        np.testing.assert_allclose(probs, p.predict_image(img), rtol=0, atol=1e-5)
+        assert flag == p.is_unknown(img)
+        flags.append(flag)
+    assert 0 < sum(flags) < len(flags)                # both answers occur: the flag is really compared
+    with pytest.raises(QDError, match=r"one uint8 image \(28, 28\)"):
+        p.predict_with_unknown(X[:2])
