@@ -18,12 +18,19 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import psutil
 from ipycanvas import Canvas, hold_canvas
 from ipywidgets import Image
 
 from qd.app.game import THROTTLE_SECONDS, Throttle
 from qd.app.recorder import StrokeRecorder
 from qd.data.sketch import Sketch
+
+
+def machine_busy() -> float:
+    """How busy the machine's cores were (0..1, all of them) since the last call in this process:
+    what the guesses while the pen moves leave to the other pupils' kernels (`Throttle.took`)."""
+    return psutil.cpu_percent(interval=None) / 100
 
 
 def resend_switch(canvas: Canvas) -> None:
@@ -153,7 +160,7 @@ class Board:
         now = time.monotonic()
         if seg is not None and self.throttle.ready(now):
             self.guess(open_stroke=self.recorder.strokes[-1])
-            self.throttle.took(time.monotonic() - now)
+            self.throttle.took(time.monotonic() - now, machine_busy())
 
     def on_up(self, x=None, y=None):
         if not self.recorder.drawing:

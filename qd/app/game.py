@@ -22,6 +22,8 @@ ROUNDS = 6                # rounds of a game
 ROUND_SECONDS = 20.0      # the real game's time to draw
 THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this many seconds
 THROTTLE_BUSY = 4.0       # ... and at most a quarter of the time (qd.app.game.Throttle)
+CROWDED = 0.8             # a machine busier than this (all its cores, 0..1) is crowded: a class drawing ...
+CROWDED_SECONDS = 1.0     # ... and each pen then gets a guess while it moves at most once a second
 
 
 @dataclass(frozen=True)
@@ -189,14 +191,17 @@ class Game:
 
 class Throttle:
     """At most one call every `interval` seconds (the guesses while the pen moves), the first at once;
-    and never more than a `1 / busy` share of the time: after a call that `took(s)` seconds, the next
-    waits `busy * s` if that is longer. A guess takes longer when the machine is shared (30 pupils on
-    2 cores), so each kernel then guesses less often while the pen moves instead of falling behind
-    its pupil's strokes; on a quiet machine nothing changes."""
+    never more than a `1 / busy` share of the time: after a call that `took(s)` seconds, the next
+    waits `busy * s` if that is longer; and, on a crowded machine (`took(s, machine_busy)` at
+    `CROWDED` or more: 30 pupils drawing on 2 cores), at most one every `crowded` seconds. Every
+    kernel guessing as often as it alone could filled the cores, and the guesses that count, at the
+    strokes' ends, waited seconds behind them; on a quiet machine nothing changes."""
 
-    def __init__(self, interval: float = THROTTLE_SECONDS, busy: float = THROTTLE_BUSY):
+    def __init__(self, interval: float = THROTTLE_SECONDS, busy: float = THROTTLE_BUSY,
+                 crowded: float = CROWDED_SECONDS):
         self.interval, self.last = number(interval, "interval", 0.0, 60.0), None
         self.busy = number(busy, "busy", 1.0, 1000.0)
+        self.crowded = number(crowded, "crowded", 0.0, 60.0)
         self.wait = self.interval
 
     def ready(self, now: float) -> bool:
@@ -206,9 +211,10 @@ class Throttle:
             return True
         return False
 
-    def took(self, seconds: float) -> None:
-        """The call allowed last took this long (wall clock)."""
-        self.wait = max(self.interval, self.busy * number(seconds, "seconds", 0.0))
+    def took(self, seconds: float, machine_busy: float = 0.0) -> None:
+        """The call allowed last took this long (wall clock), the machine's cores this busy (0..1) lately."""
+        crowded = probability(machine_busy, "machine_busy") >= CROWDED
+        self.wait = max(self.interval, self.busy * number(seconds, "seconds", 0.0), self.crowded if crowded else 0.0)
 
     def reset(self) -> None:
         self.last = None

@@ -7,7 +7,7 @@ import pytest
 from helpers import resave
 
 from qd import QDError
-from qd.app import demo, free, guesser, latency, recorder, view
+from qd.app import canvas, demo, free, guesser, latency, recorder, view
 from qd.data import ndjson, render
 from qd.models.infer import Predictor
 
@@ -331,3 +331,20 @@ def test_a_recorder_started_or_moved_with_no_position_says_so():
     with pytest.raises(QDError, match="y must be a finite number"):
         r.move(5, float("nan"))
     assert r.strokes == [[[1.0], [2.0]]]
+
+
+def test_a_crowded_machine_slows_the_guesses_while_drawing_but_never_at_a_stroke_end(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(canvas, "machine_busy", lambda: 0.95)
+    p = FakePredictor()
+    app = free.DrawingApp(p)
+    _ready(app)
+    for stroke in range(3):
+        app.on_down(10, 10 + stroke)
+        for i in range(50):                    # 50 moves in 1 s
+            clock[0] += 0.02
+            app.on_move(10 + 3 * i, 10 + i + stroke)
+        app.on_up()
+    assert p.calls == 3 * 1 + 3                 # one guess a second while each stroke is drawn, one at each end
+    assert "(3 strokes)" in app.status.value

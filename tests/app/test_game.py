@@ -343,3 +343,18 @@ def test_the_throttle_guesses_less_often_when_each_guess_takes_longer():
     assert t.ready(0.97 + 0.16)
     with pytest.raises(QDError):
         t.took(float("nan"))
+
+
+def test_on_a_crowded_machine_the_pen_is_guessed_once_a_second():
+    """(issue 26) 30 pupils on 2 cores: each kernel guessing as often as it alone could filled the
+    cores, and stroke ends (the guesses that count) waited seconds; crowded, once a second, and
+    back to the interval when the machine is quiet again."""
+    t = game.Throttle(0.15, busy=4)
+    assert t.ready(0.0)
+    t.took(0.01, machine_busy=game.CROWDED)
+    assert not t.ready(0.99) and t.ready(1.0)
+    t.took(0.01, machine_busy=game.CROWDED - 0.01)
+    assert not t.ready(1.1) and t.ready(1.2)
+    with pytest.raises(QDError, match="machine_busy"):
+        t.took(0.01, machine_busy=1.5)
+
