@@ -9,7 +9,8 @@ what a page costs it and this machine almost nothing else. Then:
    state arrived), the rest of the class opens after them;
 2. the capacity curve: 1, 5, 10, 20, 30 pupils drawing at once, each a held-out raw drawing of its
    own at the drawing's own pace (the demo model never learned from them), then Clear: stroke end to
-   bars median and p90, and CPU (server and kernels, and this client's own share);
+   bars median and p90, and CPU (Voila, the kernels, this client's own share, the whole machine on
+   average and in its busiest second);
 3. memory: each kernel's own (unique) and resident memory, Voila's, and the machine's total.
 
     python -m qd.app.classbench --bench      # one JSON line, and reports/bench_class.png
@@ -22,6 +23,7 @@ import io
 import math
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,10 +58,19 @@ def held_out_drawings(seed: int = 0) -> list:
 
 class CpuMeter:
     """Cores used between start and stop: Voila's one process (it relays every message between the
-    pages and the kernels), the kernels together, and this process (the visitors)."""
+    pages and the kernels), the kernels together, this process (the visitors) and the whole machine;
+    and the machine's busiest second. A class starting to draw together is a burst: the average over
+    a point hides the seconds when every core was taken."""
 
     def __init__(self, server: Server):
         self.server = server
+        self._stop = threading.Event()
+        self.per_second: list[float] = []          # the machine's cores in use, second by second
+
+    def _sample(self) -> None:
+        psutil.cpu_percent(interval=None)
+        while not self._stop.wait(1.0):
+            self.per_second.append(psutil.cpu_percent(interval=None) / 100 * (os.cpu_count() or 1))
 
     def _cpu(self) -> tuple[float, float]:
         voila = psutil.Process(self.server.proc.pid)
@@ -73,15 +84,26 @@ class CpuMeter:
         t = voila.cpu_times()
         return t.user + t.system, kernels
 
+    @staticmethod
+    def _machine() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
     def __enter__(self):
-        self.t0, self.start, self.me0 = time.perf_counter(), self._cpu(), time.process_time()
+        self.t0, self.start, self.me0, self.m0 = time.perf_counter(), self._cpu(), time.process_time(), self._machine()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
         return self
 
     def __exit__(self, *_):
-        wall = time.perf_counter() - self.t0
+        self.wall = wall = time.perf_counter() - self.t0
         (v1, k1), (v0, k0) = self._cpu(), self.start
         self.voila_cores, self.kernel_cores = (v1 - v0) / wall, (k1 - k0) / wall
         self.client_cores = (time.process_time() - self.me0) / wall
+        self.machine_cores = (self._machine() - self.m0) / wall
+        self._stop.set()
+        self._sampler.join()
+        self.busiest_second = max(self.per_second, default=self.machine_cores)
 
 
 def memory(server: Server) -> dict:
@@ -133,7 +155,9 @@ async def classroom(server: Server, sizes, drawings: list, opening: int) -> dict
         curve[size] = {"strokes": len(lat), "late_over_60_s": sum(p.late for p in pupils[:size]), "p50_ms": round(float(np.median(lat)), 1),
                        "p90_ms": round(float(np.percentile(lat, 90)), 1), "voila_cores": round(cpu.voila_cores, 2),
                        "kernel_cores": round(cpu.kernel_cores, 2),
-                       "client_cores": round(cpu.client_cores, 2),
+                       "client_cores": round(cpu.client_cores, 2), "machine_cores": round(cpu.machine_cores, 2),
+                       "machine_cores_busiest_second": round(cpu.busiest_second, 2),
+                       "seconds": round(cpu.wall, 1),
                        "messages_per_s": round(sum(p.sent for p in pupils[:size]) / max(1e-9, time.perf_counter() - cpu.t0))}
         tqdm.write(f"{size} pupils drawing: {curve[size]}", file=sys.stderr)
     mem = memory(server)
