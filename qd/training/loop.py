@@ -105,6 +105,10 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     Xo = architectures.to_tensor(outliers) if outliers is not None else None
     o_batch = max(1, cfg.batch_size // 4)
     o_perm, o_at = None, 0
+    # The weights' exponential moving average (torch's own AveragedModel, batch-norm statistics
+    # averaged too): what is evaluated after each epoch and kept at the end when `cfg.ema` is set.
+    ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema),
+                                               use_buffers=True) if cfg.ema else None)
     hist = History()
     t0 = time.perf_counter()
     bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
@@ -137,14 +141,18 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
             opt.step()
             if sched is not None:
                 sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             tot_loss += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
         checkpoint.check_weights(model.state_dict(), f"epoch {epoch}, nothing saved")   # diverged: stop
         hist.epoch.append(epoch)
         hist.train_loss.append(tot_loss / len(yt))
         hist.train_acc.append(correct / len(yt))
-        hist.eval_acc.append(accuracy(model, Xe, ye) if Xe is not None else float("nan"))
+        hist.eval_acc.append(accuracy(ema.module if ema is not None else model, Xe, ye) if Xe is not None else float("nan"))
         bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.eval_acc[-1]:.3f}")
+    if ema is not None:
+        model.load_state_dict(ema.module.state_dict())
     hist.seconds = time.perf_counter() - t0
     model.eval()
     return hist

@@ -1,6 +1,10 @@
 """The in-memory training loop: it learns, and the same seed trains the same model."""
-import numpy as np
+from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from qd import QDError
 from qd.models import architectures, infer
 from qd.training import config, loop
 
@@ -25,3 +29,30 @@ def test_training_is_reproducible(tiny_split):
         accs.append((h.train_loss, h.eval_acc, infer.predict_proba(m, sp.X_test[:20])))
     assert accs[0][0] == accs[1][0] and accs[0][1] == accs[1][1]
     np.testing.assert_array_equal(accs[0][2], accs[1][2])
+
+
+def test_ema_keeps_the_moving_average_of_the_weights_step_by_step(tiny_split):
+    """`ema`: the weights kept are the exponential moving average of each step's weights (batch-norm
+    statistics too), against the average computed here from plain runs stopped after 1, 2 and 3
+    steps (one step an epoch, a constant learning rate: the same steps whatever the length)."""
+    sp = tiny_split
+    X, y = sp.X_train[:48], sp.y_train[:48]
+    base = config.TrainConfig(model="cnn", epochs=1, batch_size=48, augment="flip", schedule="constant", seed=3,
+                              model_kw={"width": 8})
+
+    def weights(epochs, ema=0.0):
+        m = architectures.build("cnn", 3, seed=3, width=8, dropout=base.dropout)
+        loop.fit(m, X, y, replace(base, epochs=epochs, ema=ema), progress=False)
+        return {k: v.double() for k, v in m.state_dict().items() if v.is_floating_point()}
+
+    steps = [weights(n) for n in (1, 2, 3)]
+    d = 0.7
+    expected = steps[0]
+    for w in steps[1:]:
+        expected = {k: d * expected[k] + (1 - d) * w[k] for k in w}
+    got = weights(3, ema=d)
+    for k in expected:
+        np.testing.assert_allclose(got[k].numpy(), expected[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+    assert any(not np.allclose(got[k].numpy(), steps[-1][k].numpy()) for k in got)    # not the last step's
+    with pytest.raises(QDError, match="ema must be in"):
+        replace(base, ema=1.0).validate()
