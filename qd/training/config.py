@@ -33,6 +33,8 @@ class TrainConfig:
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the cross-entropy"})
     schedule: str = field(default="onecycle", metadata={"help": "learning-rate schedule", "choices": SCHEDULES})
     seed: int = field(default=0, metadata={"help": "seeds weights, shuffling, augmentation, dropout"})
+    mixup: float = field(default=0.0, metadata={"help": "mixup: each training batch blended with itself shuffled, "
+                                                          "by a share drawn from Beta(mixup, mixup) (0: off; e.g. 0.2)"})
     ema: float = field(default=0.0, metadata={"help": "decay of an exponential moving average of the weights, "
                                                       "updated every step and kept at the end (0: off; e.g. 0.999)"})
     model_kw: dict = field(default_factory=dict, metadata={"cli": False})   # architecture settings (width, convs, ...)
@@ -51,6 +53,7 @@ class TrainConfig:
             (self.augment in augment.PRESETS, f"augment must be one of {', '.join(augment.PRESETS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 32, "seed must be a whole number in 0..2**32-1"),
+            (math.isfinite(self.mixup) and 0 <= self.mixup <= 10, "mixup must be in [0, 10]"),
             (math.isfinite(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)"),
         ]
         bad = [f"{msg} (got {getattr(self, msg.split()[0])!r})" for ok, msg in checks if not ok]

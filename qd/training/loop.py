@@ -45,6 +45,15 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def mixup(x: torch.Tensor, alpha: float, rng: np.random.Generator, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup (Zhang et al., 2018): the batch blended with itself in another order, `lam` of each
+    image and `1 - lam` of its partner, lam ~ Beta(alpha, alpha) once a batch. Returns (blended,
+    the partners' positions, lam); the loss takes the same shares of both labels."""
+    lam = float(rng.beta(alpha, alpha))
+    partner = torch.randperm(len(x), generator=gen)
+    return lam * x + (1 - lam) * x[partner], partner, lam
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig):
     if cfg.optimizer == "adam":
         return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -109,6 +118,7 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     # averaged too): what is evaluated after each epoch and kept at the end when `cfg.ema` is set.
     ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema),
                                                use_buffers=True) if cfg.ema else None)
+    mix_rng = np.random.default_rng(cfg.seed)
     hist = History()
     t0 = time.perf_counter()
     bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
@@ -122,9 +132,17 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
             if xb.ndim == 4:           # images: augment, NHWC; stroke sequences pass as they are
                 xb = aug(xb, generator=gen).contiguous(memory_format=torch.channels_last)
             yb = yt[idx]
+            partner, lam = None, 1.0
+            if cfg.mixup and xb.ndim == 4:
+                xb, partner, lam = mixup(xb, cfg.mixup, mix_rng, gen)
+
+            def criterion(logits):
+                own = loss_fn(logits, yb)
+                return own if partner is None else lam * own + (1 - lam) * loss_fn(logits, yb[partner])
+
             if Xo is None:
                 logits = model(xb)
-                loss = loss_fn(logits, yb)
+                loss = criterion(logits)
             else:                      # one forward pass over both: batch norm sees both kinds
                 if o_perm is None or o_at + o_batch > len(o_perm):
                     o_perm, o_at = torch.randperm(len(Xo), generator=gen), 0
@@ -132,7 +150,7 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
                 o_at += o_batch
                 out = model(torch.cat([xb, xo]))
                 logits = out[:len(yb)]
-                loss = loss_fn(logits, yb) - outlier_weight * out[len(yb):].log_softmax(1).mean()
+                loss = criterion(logits) - outlier_weight * out[len(yb):].log_softmax(1).mean()
             if not torch.isfinite(loss):
                 raise QDError(f"training diverged: the loss is {loss.item()} at epoch {epoch}, step "
                               f"{i // cfg.batch_size + 1} (lr {cfg.lr:g} too high?); nothing was saved")

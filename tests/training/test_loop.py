@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from qd import QDError
 from qd.models import architectures, infer
@@ -56,3 +57,20 @@ def test_ema_keeps_the_moving_average_of_the_weights_step_by_step(tiny_split):
     assert any(not np.allclose(got[k].numpy(), steps[-1][k].numpy()) for k in got)    # not the last step's
     with pytest.raises(QDError, match="ema must be in"):
         replace(base, ema=1.0).validate()
+
+
+def test_mixup_blends_each_image_with_a_partner_and_takes_both_labels(tiny_split):
+    sp = tiny_split
+    x = torch.from_numpy(sp.X_train[:16].astype(np.float32) / 255)[:, None]
+    mixed, partner, lam = loop.mixup(x, 0.4, np.random.default_rng(0), torch.Generator().manual_seed(0))
+    assert 0 < lam < 1 and sorted(partner.tolist()) == list(range(16))
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[partner])
+    cfg = config.TrainConfig(model="cnn", epochs=2, batch_size=32, augment="flip", model_kw={"width": 8})
+    runs = []
+    for mix in (0.0, 0.4, 0.4):
+        m = architectures.build("cnn", 3, width=8, dropout=cfg.dropout)
+        h = loop.fit(m, sp.X_train, sp.y_train, replace(cfg, mixup=mix), sp.X_test, sp.y_test, progress=False)
+        runs.append(h.train_loss)
+    assert runs[1] == runs[2] and runs[1] != runs[0]        # seeded, and it does change the training
+    with pytest.raises(QDError, match="mixup must be in"):
+        replace(cfg, mixup=-1.0).validate()
