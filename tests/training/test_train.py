@@ -101,3 +101,12 @@ def test_divergence_the_loss_does_not_show_stops_the_run_and_keeps_the_old_file(
     assert "training diverged" in proc.stderr and "Traceback" not in proc.stderr
     assert out.read_bytes() == b"the previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+@pytest.mark.parametrize("setting", [{"epochs": 40.0}, {"batch_size": 32.0}, {"epochs": True}])
+def test_counts_that_are_not_whole_numbers_are_refused_before_training(setting):
+    """`epochs=40.0` passed the checks and failed deep in torch's OneCycleLR ("Expected positive
+    integer total_steps, but got 3240.0"): refused with the setting's name."""
+    name = next(iter(setting))
+    with pytest.raises(QDError, match=f"{name} must be >= 1, a whole number"):
+        config.TrainConfig(**setting).validate()
