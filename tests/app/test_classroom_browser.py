@@ -114,11 +114,14 @@ def test_a_round_the_old_rules_would_have_lost_is_won(server, browser, first_rou
 
 
 def test_a_closed_pages_kernel_is_culled_and_the_next_visitor_gets_a_preheated_one(server, browser):
+    filled = server.text().count("Kernel pool of demo.ipynb is filled")
     ctx, page, first, _ = visit(browser, server)
     assert "Press Start" in page.inner_text(".qd-speech")
-    wait_for(lambda: len(server.kernels()) == 2, 90, "the pool was not refilled", server)
+    # the refill done (counting kernels alone was satisfied by the last test's page, not yet culled,
+    # and the page closed while the refill was still starting: the close then raced it)
+    wait_for(lambda: server.text().count("Kernel pool of demo.ipynb is filled") > filled, 90, "the pool was not refilled", server)
     ctx.close()
-    wait_for(lambda: f"Kernel shutdown: {first}" in server.text(), CULL_S + 3 * INTERVAL_S + 10,
+    wait_for(lambda: f"Kernel shutdown: {first}" in server.text(), CULL_S + 3 * INTERVAL_S + 30,
              "the closed page's kernel was not shut down", server)
     wait_for(lambda: len(server.kernels()) == 1, 30, "a kernel too many is left", server)
     ctx2, _, second, ready = visit(browser, server)
