@@ -32,10 +32,15 @@ def probability(value, name: str = "probability") -> float:
     return number(value, name, 0.0, 1.0)
 
 
+def whole(value) -> bool:
+    """Whether `value` is a whole number: Python's or numpy's int, never a bool or a float (40.0)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def integer(value, name: str, lo: int | None = None, hi: int | None = None) -> int:
     """`value` as a whole number (Python's or numpy's int; never a bool, a float or a string) within
     [lo, hi], else a `QDError` naming `name`."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    ok = whole(value)
     if ok and lo is not None:
         ok = value >= lo
     if ok and hi is not None:

@@ -24,7 +24,7 @@ class Guesser:
             (lambda img, strokes: p.predict_strokes(strokes)[0])
         return cls(name or f"ours ({len(p.classes)} classes)", p.classes, predict,
                    p.is_unknown if p.detector is not None else None,
-                   both=p.predict_with_unknown if image and p.detector is not None else None)
+                   both=p.predict_with_unknown if image else None)
 
     @classmethod
     def doodlenet(cls) -> "Guesser":

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import numbers
 from dataclasses import dataclass, field, fields, replace
 
+from qd.checks import whole
 from qd.data import augment
 from qd.errors import QDError
 from qd.models import architectures
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("onecycle", "constant")
-
-
-def _whole(v) -> bool:
-    """A whole number (Python's or numpy's int), not a float or a bool: 40.0 epochs failed deep in torch."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 @dataclass
@@ -49,12 +44,12 @@ class TrainConfig:
         """Every setting in its range, or a `QDError` naming it (before any data is loaded)."""
         checks = [
             (self.model in architectures.MODELS, f"model must be one of {', '.join(architectures.MODELS)}"),
-            (_whole(self.epochs) and self.epochs >= 1, "epochs must be >= 1, a whole number"),
+            (whole(self.epochs) and self.epochs >= 1, "epochs must be >= 1, a whole number"),
             (math.isfinite(self.lr) and self.lr > 0, "lr must be > 0"),
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (_whole(self.batch_size) and self.batch_size >= 1, "batch_size must be >= 1, a whole number"),
+            (whole(self.batch_size) and self.batch_size >= 1, "batch_size must be >= 1, a whole number"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.augment in augment.PRESETS, f"augment must be one of {', '.join(augment.PRESETS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
