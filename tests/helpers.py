@@ -175,7 +175,8 @@ def as_canvas(d):
 
 def draw(page, drawing, mode="free", margin=40, side=320, wait=True):
     """Replay a drawing's strokes with real mouse moves, scaled into the canvas."""
-    box = page.locator(f".qd-{mode} canvas").first.bounding_box()
+    from qd.app.playtest import pad_box
+    box = pad_box(page, f".qd-{mode} canvas")
     pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
     lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
     for s in drawing.strokes:

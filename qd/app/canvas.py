@@ -1,17 +1,18 @@
-"""The demo's canvas: `ReadyCanvas` (ipycanvas with the Voila fix), `PictureCanvas` (one PNG, the same
-fix) and `Board`, a canvas with its strokes.
+"""The demo's canvases: `Board`, the drawing pad with its strokes (`qd.app.pad.Pad`, which draws in
+the page), and `PictureCanvas`, an ipycanvas Canvas showing one PNG (the explorers).
 
 Served by Voila (`make demo`, notebooks/demo.ipynb). The drawing is kept as strokes, point lists in
 the official [[xs], [ys]] layout, and turned into the model input by `qd.data.render.render`, the same
 path as the stroke data: nothing reads canvas pixels.
 
-The Voila pitfall, and the fix here: ipycanvas sends draw commands as comm messages, and those sent
-while Voila first executes the notebook reach no browser. The first of them is the canvas
-manager's `switchCanvas`; once it is lost, the browser has no current canvas and every later draw
-fails with "Cannot read properties of undefined (reading 'strokeLine')", because Python believes
-the switch was made. `ReadyCanvas` therefore draws nothing until the browser view says it is ready
-(`on_client_ready`), then makes the manager send `switchCanvas` again and redraws its whole state
-(styles, then every stroke). A page reload is a new client and gets the same replay.
+The Voila pitfall of ipycanvas, and the fix here: ipycanvas sends draw commands as comm messages,
+and those sent while Voila first executes the notebook reach no browser. The first of them is the
+canvas manager's `switchCanvas`; once it is lost, the browser has no current canvas and every later
+draw fails with "Cannot read properties of undefined (reading 'strokeLine')", because Python
+believes the switch was made. `PictureCanvas` therefore draws nothing until the browser view says it
+is ready (`on_client_ready`), then makes the manager send `switchCanvas` again and draws its
+picture. A page reload is a new client and gets the same replay. (The pad keeps its drawing as
+widget state, which reaches a late view by itself.)
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ipycanvas import Canvas, hold_canvas
 from ipywidgets import Image
 
 from qd.app.game import THROTTLE_SECONDS, Throttle
+from qd.app.pad import Pad
 from qd.app.recorder import StrokeRecorder
 from qd.data.sketch import Sketch
 
@@ -40,60 +42,9 @@ def resend_switch(canvas: Canvas) -> None:
         manager._current_canvas = None
 
 
-class ReadyCanvas:
-    """An ipycanvas Canvas that draws only once its browser view is ready, and replays its state
-    to every new client (see the module docstring for why)."""
-
-    def __init__(self, width: int = 400, height: int = 400, pen_width: float = 10.0, color: str = "#222"):
-        self.canvas = Canvas(width=width, height=height)
-        # As wide as the screen allows, at most its own size, the height following (a phone's 390 px
-        # too); ipycanvas maps pointer positions through the shown size. CSS in `qd.app.demo.STYLE`
-        # keeps touch from scrolling the page.
-        self.canvas.layout.border = "2px solid #999"
-        self.canvas.layout.width = "100%"
-        self.canvas.layout.max_width = f"{width + 4}px"
-        self.canvas.layout.height = "auto"
-        self.pen_width = pen_width
-        self.color = color
-        self.ready = False
-        self.strokes_source = lambda: []   # set by the app: the strokes to replay
-        self.canvas.on_client_ready(self._on_client_ready)
-
-    def _on_client_ready(self, *_):
-        resend_switch(self.canvas)
-        self.ready = True
-        self.redraw(self.strokes_source())
-
-    def redraw(self, strokes) -> None:
-        """Clear and draw every stroke, styles first (they were lost too if sent early)."""
-        if not self.ready:
-            return
-        c = self.canvas
-        with hold_canvas():
-            c.clear()
-            c.stroke_style = self.color
-            c.fill_style = self.color
-            c.line_width = self.pen_width
-            c.line_cap = "round"
-            c.line_join = "round"
-            for xs, ys in strokes:
-                if len(xs) == 1:
-                    c.fill_circle(xs[0], ys[0], self.pen_width / 2)
-                else:
-                    c.stroke_lines(np.column_stack([xs, ys]))
-
-    def segment(self, seg) -> None:
-        if self.ready and seg is not None:
-            self.canvas.stroke_line(*seg)
-
-    def dot(self, x: float, y: float) -> None:
-        if self.ready:
-            self.canvas.fill_circle(x, y, self.pen_width / 2)
-
-
 class PictureCanvas:
     """An ipycanvas Canvas showing one PNG (the explorers' pages and matrices), drawn once a browser
-    view is ready and again for every new view, like `ReadyCanvas`."""
+    view is ready and again for every new view (the module docstring says why)."""
 
     def __init__(self, width: int, height: int):
         self.canvas = Canvas(width=width, height=height)
@@ -121,52 +72,78 @@ class PictureCanvas:
 
 
 class Board:
-    """A canvas with its strokes: mouse and touch events, the drawing on screen, and the model input
-    kept up to date incrementally (`qd.data.sketch.Sketch`). Subclasses react in `guess(open_stroke)`:
-    at every stroke end, and while the pen moves, at most every `throttle` seconds."""
+    """A drawing pad with its strokes: the page's pen batches (`qd.app.pad.Pad`), the drawing, and the
+    model input kept up to date incrementally (`qd.data.sketch.Sketch`). Subclasses react in
+    `guess(open_stroke)`: at every stroke end, and while the pen moves, at most every `throttle`
+    seconds (once a batch at most: a batch is the pen's points since the last one)."""
 
     def __init__(self, size: int = 400, throttle: float = THROTTLE_SECONDS):
         self.recorder = StrokeRecorder()
         self.sketch = Sketch()
-        self.board = ReadyCanvas(size, size)
-        self.board.strokes_source = lambda: self.recorder.strokes
+        self.pad = Pad(width=size, height=size)
+        self.pad.on_pen(self.on_pen)
         self.throttle = Throttle(throttle)
         self.last_latency_ms: float | None = None
-        c = self.board.canvas
-        c.on_mouse_down(self.on_down)
-        c.on_mouse_move(self.on_move)
-        c.on_mouse_up(self.on_up)
-        c.on_mouse_out(self.on_up)
-        c.on_touch_start(lambda t: t and self.on_down(*t[0]))
-        c.on_touch_move(lambda t: t and self.on_move(*t[0]))
-        c.on_touch_end(lambda t: self.on_up(*(t[0] if t else (None, None))))
-        c.on_touch_cancel(lambda t: self.on_up())
 
     def accepting(self) -> bool:
         return True
 
-    def on_down(self, x, y):
-        if self.recorder.drawing:      # a lost mouse-up or a second finger: the open stroke ends first
+    def on_pen(self, ops) -> None:
+        """One batch from the page, [(op, x, y)] with op down / move / up, in its order. Points the
+        kernel does not take (no round is on; a stroke it ended itself) make the page redraw the
+        drawing the kernel has, so what a pupil sees is what is guessed."""
+        refused, moves = False, []
+        for op, x, y in ops:
+            if op == "move":
+                moves.append((x, y))
+                continue
+            if moves:                  # a stroke's last moves come with its end, which guesses
+                refused |= not self.on_moves(moves, guess=op != "up")
+                moves = []
+            if op == "down":
+                refused |= not self.on_down(x, y)
+            elif self.recorder.drawing:
+                self.on_up(x, y)
+            else:
+                refused = True
+        if moves:
+            refused |= not self.on_moves(moves)
+        if refused:
+            self.pad.redraw(self.recorder.strokes)
+
+    def on_down(self, x, y) -> bool:
+        """The pen goes down; False when no stroke may start now."""
+        if self.recorder.drawing:      # a lost pen-up or a second finger: the open stroke ends first
             self.on_up()
         if not self.accepting():
-            return
+            return False
         self.recorder.start(x, y)
-        self.board.dot(x, y)
         self.throttle.reset()
+        return True
 
-    def on_move(self, x, y):
-        seg = self.recorder.move(x, y)
-        self.board.segment(seg)
+    def on_moves(self, points, guess: bool = True) -> bool:
+        """The pen moved through `points`; one guess at most, with all of them (if `guess` and the
+        throttle allows). False when no stroke is open."""
+        if not self.recorder.drawing:
+            return False
+        grew = False
+        for x, y in points:
+            grew |= self.recorder.move(x, y) is not None
         now = time.monotonic()
-        if seg is not None and self.throttle.ready(now):
+        if guess and grew and self.throttle.ready(now):
             self.guess(open_stroke=self.recorder.strokes[-1])
             self.throttle.took(time.monotonic() - now, machine_busy())
+        return True
+
+    def on_move(self, x, y) -> bool:
+        return self.on_moves([(x, y)])
 
     def on_up(self, x=None, y=None):
         if not self.recorder.drawing:
             return
-        self.board.segment(self.recorder.end(x, y))
+        self.recorder.end(x, y)
         self.sketch.add(self.recorder.strokes[-1])
+        self.pad.keep(self.recorder.strokes)
         self.guess()
 
     def undo(self):
@@ -174,13 +151,13 @@ class Board:
         if self.recorder.undo():
             if not was_open:
                 self.sketch.pop()
-            self.board.redraw(self.recorder.strokes)
+            self.pad.redraw(self.recorder.strokes)
             self.guess()
 
     def wipe(self):
         self.recorder.clear()
         self.sketch.clear()
-        self.board.redraw([])
+        self.pad.redraw([])
 
     def image(self, open_stroke=None) -> np.ndarray:
         """The 28x28 model input; a QDError while the drawing has no size yet (a dot)."""

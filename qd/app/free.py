@@ -61,7 +61,7 @@ class DrawingApp(Board):
                       layout=w.Layout(margin="0 0 0 16px"))
         other = w.VBox([w.HTML("<b>Another model</b>"), self.selector, self.chart2, self.credit],
                        layout=w.Layout(margin="0 0 0 16px", display="" if self.second_models else "none"))
-        pad = w.VBox([self.board.canvas, w.HBox([self.guess_button, self.undo_button, self.clear_button])],
+        pad = w.VBox([self.pad, w.HBox([self.guess_button, self.undo_button, self.clear_button])],
                      layout=w.Layout(width="100%", max_width=f"{size + 12}px"))
         panes = w.HBox([pad, ours, other])
         panes.add_class("qd-panes")        # wraps: the bars go below the canvas on a narrow screen

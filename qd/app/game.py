@@ -21,6 +21,7 @@ UNKNOWN = "?"             # the guess when the model says it does not know
 ROUNDS = 6                # rounds of a game
 ROUND_SECONDS = 20.0      # the real game's time to draw
 THROTTLE_SECONDS = 0.15   # guesses while the pen moves: at most one every this many seconds
+BATCH_SECONDS = 0.1       # the page sends an open stroke's points this often, and at its end (qd.app.pad)
 THROTTLE_BUSY = 4.0       # ... and at most a quarter of the time (qd.app.game.Throttle)
 CROWDED = 0.8             # a machine busier than this (all its cores, 0..1) is crowded: a class drawing ...
 CROWDED_SECONDS = 1.0     # ... and each pen then gets a guess while it moves at most once a second

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from qd.app.pupil import CANVAS, at_own_pace
+from qd.app.pupil import CANVAS, at_own_pace, pen_events
 from qd.data import ndjson
 from qd.cli import print_result
 from qd.errors import QDError
@@ -177,6 +177,7 @@ def drawings(n: int) -> list:
 
 async def draw(page, drawing, pause: float = 0.25, side: float = 300, margin: float = 50) -> None:
     """The drawing's strokes as real mouse moves in the free-draw canvas, a pause after each stroke."""
+    await page.locator(".qd-free canvas").first.scroll_into_view_if_needed()     # events outside the window reach nothing
     box = await page.locator(".qd-free canvas").first.bounding_box()
     pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
     lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
@@ -219,10 +220,12 @@ async def leave(ctx, page, abruptly: bool = False) -> None:
 
 async def draw_at_own_pace(page, drawing, selector: str = ".qd-free canvas") -> None:
     """The drawing as real mouse events at its own pace, the events a browser fires for it
-    (`qd.app.pupil.pen_events`, which protocol visitors send): the same strokes on the wire."""
+    (`qd.app.pupil.pen_events`, which protocol visitors send as the pad batches them): the same
+    strokes on the wire."""
+    await page.locator(selector).first.scroll_into_view_if_needed()     # events outside the window reach nothing
     box = await page.locator(selector).first.bounding_box()
     scale = (box["width"] - 4) / CANVAS                       # the canvas's 2 px border
-    async for event, x, y in at_own_pace(drawing):
+    async for event, x, y in at_own_pace(pen_events(drawing)):
         if event == "mouse_move":
             await page.mouse.move(box["x"] + 2 + x * scale, box["y"] + 2 + y * scale)
         elif event == "mouse_down":

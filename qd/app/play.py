@@ -115,7 +115,7 @@ class GameApp(Board):
         self.clear_button.on_click(lambda _: self.wipe())
         self.ticker = w.Play(interval=tick_ms, min=0, max=10 ** 9, step=1, layout=w.Layout(display="none"))
         self.ticker.observe(lambda _: self.tick(), names="value")
-        self.stage = w.VBox([self.board.canvas, self.card_text, w.HBox([self.clear_button, self.got_it, self.start_button])],
+        self.stage = w.VBox([self.pad, self.card_text, w.HBox([self.clear_button, self.got_it, self.start_button])],
                             layout=w.Layout(width="100%"))
         self.results.layout = w.Layout(flex="1 1 300px", margin="0 0 0 16px")
         play = w.VBox([w.HBox([self.prompt, self.timer], layout=w.Layout(justify_content="space-between", width="100%")),
@@ -136,7 +136,7 @@ class GameApp(Board):
 
     def show(self, state: str):
         """What the page shows in each state, and the CSS class qd-state-<state> saying which."""
-        self.board.canvas.layout.display = self.clear_button.layout.display = "" if state == "playing" else "none"
+        self.pad.layout.display = self.clear_button.layout.display = "" if state == "playing" else "none"
         self.card_text.layout.display = "none" if state == "playing" else ""
         self.got_it.layout.display = "" if state == "ready" else "none"
         self.start_button.layout.display = "" if state in ("idle", "over") else "none"

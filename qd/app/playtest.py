@@ -98,12 +98,20 @@ def pen_path(drawing, box: dict, margin: float = 0.1) -> list[np.ndarray]:
     return out
 
 
+def pad_box(page, selector: str) -> dict:
+    """The canvas's box on screen, scrolled into view first as a person would (events outside the
+    window reach no element)."""
+    canvas = page.locator(selector).first
+    canvas.scroll_into_view_if_needed()
+    return canvas.bounding_box()
+
+
 def draw_at_own_pace(page, drawing, selector: str = ".qd-play canvas") -> float:
     """Real mouse events along the drawing, each point at its own time, every stroke finished.
     When the page falls behind (a slow machine) a move whose next point is already due is merged
     into it, as a browser coalesces mouse moves; a stroke's first and last points are always sent.
     Returns how far behind its own pace it ended (s)."""
-    box = page.locator(selector).first.bounding_box()
+    box = pad_box(page, selector)
     start = time.perf_counter()
     lag = 0.0
     for stroke in pen_path(drawing, box):
@@ -125,7 +133,7 @@ def draw_at_own_pace(page, drawing, selector: str = ".qd-play canvas") -> float:
 def touch_draw(page, drawing, selector: str) -> None:
     """The drawing's strokes as touch events (DevTools Input.dispatchTouchEvent), as a phone sends them."""
     cdp = page.context.new_cdp_session(page)
-    box = page.locator(selector).first.bounding_box()
+    box = pad_box(page, selector)
     for stroke in pen_path(drawing, box):
         for i, (_, x, y) in enumerate(stroke):
             cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if i == 0 else "touchMove",

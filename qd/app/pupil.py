@@ -7,16 +7,17 @@ recorded Chromium session showed it (Voila 0.5, JupyterLab's kernel websocket pr
 1. GET the Voila page (server-side rendered, with the kernel's id in its page config);
 2. open the kernel's websocket, `kernel_info_request`, then the widget manager's
    `jupyter.widget.control` comm: `request_states` answers with every widget's state;
-3. `client_ready` to each canvas (ipycanvas's view sends it when it renders), the mode toggle set
-   to Free draw (`update` of its `index`);
-4. each stroke as ipycanvas's view sends it: `mouse_move` to the first point, `mouse_down`, a
-   `mouse_move` per frame the pen moved in (a browser fires at most one per animation frame, 60 a
-   second), `mouse_up`: one comm message each.
+3. the mode toggle set to Free draw (`update` of its `index`);
+4. each stroke as the drawing pad's page side (qd/app/pad.js) sends it: the pen's operations
+   (down, a move per frame the pen moved in: a browser fires at most one pointermove per animation
+   frame, 60 a second; up) gathered and sent in one comm message every `BATCH_SECONDS` from the
+   pen-down, and at once at the pen-up (`pen_batches`).
 
-Latency is what a pupil sees: from sending `mouse_up` to the first `update` it causes (its parent
-header is that `mouse_up`) of the bars or of the status line below them ("predicted in 25 ms (3
-strokes)", which changes at every stroke end: the bars do not when a guess made while the pen moved
-already showed the same, and then no message comes for them). Frames are encoded by jupyter_server's own functions.
+Latency is what a pupil sees: from sending the batch that ends a stroke to the first `update` it
+causes (its parent header is that batch) of the bars or of the status line below them ("predicted
+in 25 ms (3 strokes)", which changes at every stroke end: the bars do not when a guess made while
+the pen moved already showed the same, and then no message comes for them). Frames are encoded by
+jupyter_server's own functions.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from jupyter_server.services.kernels.connection.base import deserialize_msg_from
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from qd.app.game import BATCH_SECONDS
 from qd.app.serve import KERNEL_ID
 from qd.errors import QDError
 
@@ -73,16 +75,40 @@ def pen_events(drawing, side: float = CANVAS, margin: float = 0.1) -> list[list[
     return out
 
 
-async def at_own_pace(drawing):
-    """`pen_events(drawing)` as they fall due, stroke after stroke: (event, x, y). One who falls
-    behind (a busy machine) draws on: events already due come at once."""
+def pen_batches(drawing, batch: float = BATCH_SECONDS) -> list[list[tuple]]:
+    """The drawing as the pad sends it, per stroke: (seconds from the first point, [(op, x, y)]) for
+    each message. Its timer starts at the pen-down and sends what gathered every `batch` seconds
+    (nothing when nothing did); the pen-up sends the rest at once."""
+    out = []
+    for events in pen_events(drawing):
+        t_down = events[1][0]
+        ops = [("down", events[1][2], events[1][3])]
+        ops += [("move", x, y) for _, e, x, y in events[2:-1]]
+        ops.append(("up", events[-1][2], events[-1][3]))
+        times = [t_down] + [t for t, *_ in events[2:]]
+        msgs, pending, tick = [], [], 1
+        for t, op in zip(times, ops):
+            while op[0] != "up" and t >= t_down + tick * batch:     # the timer fired before this point
+                if pending:
+                    msgs.append((t_down + tick * batch, pending))
+                    pending = []
+                tick += 1
+            pending.append(op)
+        msgs.append((times[-1], pending))
+        out.append(msgs)
+    return out
+
+
+async def at_own_pace(items):
+    """Per stroke lists of (seconds from the first point, *rest), as they fall due: rest. One who
+    falls behind (a busy machine) goes on: items already due come at once."""
     start = time.perf_counter()
-    for stroke in pen_events(drawing):
-        for t, event, x, y in stroke:
+    for stroke in items:
+        for t, *rest in stroke:
             delay = t - (time.perf_counter() - start)
             if delay > 0:
                 await asyncio.sleep(delay)
-            yield event, x, y
+            yield rest
 
 
 @dataclass
@@ -135,9 +161,6 @@ class Pupil:
         self._send("comm_close", {"comm_id": control, "data": {}})
         self.models = reply["content"]["data"]["states"]
         self.ready_s = time.perf_counter() - t0
-        for mid, m in self.models.items():          # each canvas view, once rendered
-            if m["model_name"] == "CanvasModel":
-                self._custom(mid, {"event": "client_ready"})
         return self
 
     async def free_draw(self, timeout_s: float = 60) -> None:
@@ -151,11 +174,11 @@ class Pupil:
         already due are sent at once), then waits until the kernel has handled the last stroke's end;
         a stroke whose bars never came within `timeout_s` is counted in `late`."""
         free = self._find("VBoxModel", "qd-free")
-        canvas = self._inside(free, "CanvasModel")
+        pad = self._inside(free, "AnyModel")
         self._answer = {self._inside(free, "HTMLModel", "qd-chart"), self._inside(free, "HTMLModel", "qd-status")}
-        async for event, x, y in at_own_pace(drawing):
-            msg_id = self._custom(canvas, {"event": event, "x": x, "y": y})
-            if event == "mouse_up":
+        async for (ops,) in at_own_pace(pen_batches(drawing)):
+            msg_id = self._custom(pad, {"event": "pen", "ops": [list(op) for op in ops]})
+            if ops[-1][0] == "up":
                 self._bars_for[msg_id] = time.perf_counter()
                 handled = self._idle_of(msg_id)
         try:

@@ -12,7 +12,8 @@ import pytest
 
 from qd.app import replay
 from qd.app.loadtest import Server
-from qd.app.pupil import Pupil, frame_of, pen_events
+from qd.app.game import BATCH_SECONDS
+from qd.app.pupil import Pupil, frame_of, pen_batches, pen_events
 from qd.app.serve import ADDRESS_MESSAGE, KERNEL_ID
 from qd.models import checkpoint
 
@@ -45,6 +46,20 @@ def test_pen_events_are_what_a_browser_sends_for_a_drawing():
         frames = [frame_of(t) for t in moves[:-1]]        # at most one move per frame (the last point always)
         assert len(frames) == len(set(frames))
         assert all(0 <= x <= 400 and 0 <= y <= 400 for _, _, x, y in s)
+
+
+def test_pen_batches_are_what_the_pad_sends_for_those_events():
+    """The pad's timer sends what gathered every BATCH_SECONDS from the pen-down, the pen-up the rest at once."""
+    d = held_out_drawing()
+    for events, msgs in zip(pen_events(d), pen_batches(d)):
+        ops = [op for _, batch in msgs for op in batch]
+        assert ops == [("down", *events[1][2:])] + [("move", x, y) for _, _, x, y in events[2:-1]] + [("up", *events[-1][2:])]
+        t_down, times = events[1][0], [t for t, _ in msgs]
+        assert all(batch for _, batch in msgs)                                      # no empty message
+        ticks = [(t - t_down) / BATCH_SECONDS for t in times[:-1]]
+        assert all(abs(k - round(k)) < 1e-6 and round(k) >= 1 for k in ticks) and times == sorted(times)
+        assert times[-1] == events[-1][0] and msgs[-1][1][-1][0] == "up"
+    assert sum(map(len, pen_batches(d))) * 2 < sum(map(len, pen_events(d)))     # fewer messages than events
 
 
 def test_a_protocol_visitor_draws_and_sees_the_bars_after_every_stroke(server):

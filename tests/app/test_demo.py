@@ -1,4 +1,4 @@
-"""The demo's logic without a browser: recorder, answer, the Voila fix, throttle, undo, touch, bad models."""
+"""The demo's logic without a browser: recorder, answer, the pad's batches, throttle, undo, bad models."""
 import html
 import time
 
@@ -7,7 +7,7 @@ import pytest
 from helpers import resave
 
 from qd import QDError
-from qd.app import canvas, demo, free, guesser, latency, recorder, view
+from qd.app import canvas, demo, free, guesser, latency, pad, recorder, view
 from qd.data import ndjson, render
 from qd.models.infer import Predictor
 
@@ -67,53 +67,52 @@ class FakePredictor(guesser.Guesser):
         return np.array([0.1, 0.2, 0.7])
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Capture what the canvas manager sends to the browser, as command names."""
-    from ipycanvas import canvas as ic
-    names = {v: k for k, v in ic.COMMANDS.items()}
-    log = []
-
-    def capture(self, command, buffers=[]):
-        def walk(c):
-            if isinstance(c, list) and c and isinstance(c[0], list):
-                for x in c:
-                    walk(x)
-            else:
-                log.append(names.get(c[0], c[0]))
-        walk(command)
-    monkeypatch.setattr(ic._CanvasManager, "_send_custom", capture)
-    return log
+def _pen(app, *ops):
+    """What the page's pad sends: one batch of pen operations (qd/app/pad.js)."""
+    app.pad._on_msg(app.pad, {"event": "pen", "ops": [list(op) for op in ops]}, [])
 
 
-def _ready(app):
-    app.board.canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
-
-
-def test_nothing_is_drawn_before_the_browser_is_ready_then_all_is_replayed(sent):
-    app = free.DrawingApp(FakePredictor())
-    app.on_down(10, 10)
-    app.on_move(50, 60)
-    app.on_up(90, 20)
-    assert sent == []                      # draws before client_ready would be lost: none sent
-    assert app.last_top[0][0] == "star"    # ... but the strokes are kept and predicted
-    _ready(app)
-    assert sent[0] == "switchCanvas"       # the fix: the browser gets a current canvas first
-    assert "clear" in sent and "strokeLines" in sent and "set" in sent
-    sent.clear()
-    app.on_down(100, 100)
-    app.on_move(150, 150)
-    assert "strokeLine" in sent
-    # a page reload is a new client: it gets the switch and the whole drawing again
-    sent.clear()
-    _ready(app)
-    assert sent[0] == "switchCanvas" and sent.count("strokeLines") == 2
-
-
-def test_guesses_while_the_pen_moves_are_throttled_and_clear(sent, monkeypatch):
+def test_the_page_draws_and_the_kernel_keeps_the_strokes_without_echoing_them():
+    """The pad draws in the page; the kernel gets batches, guesses, keeps the strokes as widget state
+    (a late view draws them) and makes the page redraw only when it changed the drawing itself."""
     p = FakePredictor()
     app = free.DrawingApp(p)
-    _ready(app)
+    _pen(app, ("down", 10, 10), ("move", 50, 60))                 # a batch while the stroke is open
+    assert app.recorder.drawing and p.calls == 1                   # one guess with what came
+    _pen(app, ("move", 70, 80), ("move", 90, 20), ("up", 90, 22))  # the rest, and its end
+    assert app.recorder.strokes == [[[10.0, 50.0, 70.0, 90.0, 90.0], [10.0, 60.0, 80.0, 20.0, 22.0]]]
+    assert app.last_top[0][0] == "star" and "(1 stroke)" in app.status.value
+    assert app.pad.strokes == app.recorder.strokes and app.pad.revision == 0   # kept, not redrawn
+    _pen(app, ("down", 100, 100), ("up", 100, 100), ("down", 200, 200), ("move", 260, 210), ("up", 300, 220))
+    assert len(app.recorder.strokes) == 3 and app.pad.revision == 0          # a dot and a line, in one batch
+    app.undo()
+    assert app.pad.revision == 1 and len(app.pad.strokes) == 2               # the kernel changed it: the page redraws
+    app.clear()
+    assert app.pad.revision == 2 and app.pad.strokes == []
+
+
+def test_pen_operations_the_kernel_does_not_take_make_the_page_redraw_its_drawing(small_model):
+    """A stroke drawn while no round is on is not kept: the page is told to show the kernel's drawing."""
+    app = demo.make_app(small_model[0]).play
+    before = app.pad.revision
+    _pen(app, ("down", 10, 10), ("move", 80, 80), ("up", 90, 90))
+    assert app.recorder.is_empty and app.pad.revision == before + 1 and app.pad.strokes == []
+    _pen(app, ("move", 5, 5))                                                 # moves with no stroke open
+    assert app.pad.revision == before + 2
+
+
+@pytest.mark.parametrize("content,message", [({"event": "pen"}, "no list of ops"),
+                                             ({"event": "pen", "ops": [["jump", 1, 2]]}, "pen op 0 is not"),
+                                             ({"event": "pen", "ops": [["down", 1, 2], ["move", "x", 2]]}, "pen op 1 is not"),
+                                             ({"event": "pen", "ops": [["down", 1]]}, "pen op 0 is not")])
+def test_a_malformed_pen_message_is_a_qderror_naming_it(content, message):
+    with pytest.raises(QDError, match=message):
+        pad.pen_ops(content)
+
+
+def test_guesses_while_the_pen_moves_are_throttled_and_clear(monkeypatch):
+    p = FakePredictor()
+    app = free.DrawingApp(p)
     clock = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     app.on_down(10, 10)
@@ -128,7 +127,7 @@ def test_guesses_while_the_pen_moves_are_throttled_and_clear(sent, monkeypatch):
     assert app.recorder.is_empty and app.chart.value == "" and view.EMPTY_MESSAGE in app.answer.value
 
 
-def test_a_single_dot_is_drawn_and_guessed_like_the_official_renderer_would(sent):
+def test_a_single_dot_is_drawn_and_guessed_like_the_official_renderer_would():
     app = free.DrawingApp(FakePredictor())
     app.on_down(10, 10)
     app.on_up()
@@ -136,7 +135,7 @@ def test_a_single_dot_is_drawn_and_guessed_like_the_official_renderer_would(sent
     np.testing.assert_array_equal(app.image(), render.render([[[10.0], [10.0]]]))
 
 
-def test_undo_repredicts_and_undo_to_empty_shows_prompt(sent):
+def test_undo_repredicts_and_undo_to_empty_shows_prompt():
     p = FakePredictor()
     app = free.DrawingApp(p)
     for k in range(2):
@@ -150,7 +149,7 @@ def test_undo_repredicts_and_undo_to_empty_shows_prompt(sent):
     assert view.EMPTY_MESSAGE in app.answer.value
 
 
-def test_without_a_model_the_app_explains(tmp_path, sent):
+def test_without_a_model_the_app_explains(tmp_path):
     app = demo.make_app(tmp_path / "missing.pt")
     assert app.play is None and app.mode.options == ("Free draw",)
     free = app.free
@@ -163,25 +162,13 @@ def test_without_a_model_the_app_explains(tmp_path, sent):
     assert len(free.recorder.strokes) == 1
 
 
-def test_replaying_real_drawings_measures_stroke_end_latency(sent):
+def test_replaying_real_drawings_measures_stroke_end_latency():
     drawings = ndjson.load_drawings(ndjson.strokes_path("star"), limit=3)
     p = FakePredictor()
     lat = latency.measure_latency(p, drawings)
     n_strokes = sum(len(d.strokes) for d in drawings)
     assert p.calls >= n_strokes and lat["strokes"] == n_strokes   # a prediction at every stroke end
     assert 0 < lat["median_ms"] <= lat["p95_ms"]
-
-
-def test_touch_events_draw_like_the_mouse(sent):
-    p = FakePredictor()
-    app = free.DrawingApp(p)
-    ev = app.board.canvas._handle_frontend_event
-    ev(None, {"event": "touch_start", "touches": [{"x": 10, "y": 10}]}, [])
-    ev(None, {"event": "touch_move", "touches": [{"x": 60, "y": 40}]}, [])
-    ev(None, {"event": "touch_move", "touches": [{"x": 120, "y": 90}]}, [])
-    ev(None, {"event": "touch_end", "touches": []}, [])
-    assert app.recorder.strokes == [[[10.0, 60.0, 120.0], [10.0, 40.0, 90.0]]]
-    assert p.calls >= 1 and "star" in app.answer.value
 
 
 def test_the_demo_shows_a_bad_checkpoints_message(small_model, tmp_path):
@@ -203,7 +190,7 @@ def test_the_demo_says_why_a_drawing_cannot_be_read(small_model):
 
 # ----------------------------------------------------------------------------- reliability, round two
 
-def test_an_empty_model_file_gives_the_page_its_note(tmp_path, sent):
+def test_an_empty_model_file_gives_the_page_its_note(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     app = demo.make_app(tmp_path / "empty.pt", second_model=tmp_path / "empty.pt")
     assert app.free.predictor is None and "an empty file" in app.free.status.value
@@ -215,7 +202,7 @@ def test_an_empty_model_file_gives_the_page_its_note(tmp_path, sent):
                                       ({"QD_DEMO_SECONDS": "-1"}, "QD_DEMO_SECONDS='-1' is not usable"),
                                       ({"QD_DEMO_SECONDS": "nan"}, "QD_DEMO_SECONDS='nan' is not usable"),
                                       ({"QD_DEMO_SEED": "x"}, "QD_DEMO_SEED='x' is not a whole number")])
-def test_bad_settings_from_the_environment_still_give_the_page(monkeypatch, small_model, sent, env, note):
+def test_bad_settings_from_the_environment_still_give_the_page(monkeypatch, small_model, env, note):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     app = demo.make_app(small_model[0])
@@ -223,18 +210,17 @@ def test_bad_settings_from_the_environment_still_give_the_page(monkeypatch, smal
     assert note in html.unescape(app.free.status.value)
 
 
-def test_bad_settings_as_arguments_are_a_qderror(small_model, sent):
+def test_bad_settings_as_arguments_are_a_qderror(small_model):
     for kw in ({"rounds": 0}, {"rounds": 2.5}, {"seconds": float("nan")}, {"seconds": -1}):
         with pytest.raises(QDError, match="rounds must be|seconds must be"):
             demo.make_app(small_model[0], **kw)
     assert demo.make_app(small_model[0], rounds=1).play.game.n_rounds == 1
 
 
-def test_a_second_press_while_a_stroke_is_open_ends_that_stroke_first(sent):
+def test_a_second_press_while_a_stroke_is_open_ends_that_stroke_first():
     """A lost mouse-up or a second finger: recorder, model input and canvas stay one drawing."""
     p = FakePredictor()
     app = free.DrawingApp(p)
-    _ready(app)
     app.on_down(10, 10)
     app.on_move(60, 60)
     app.on_down(100, 20)                 # no mouse-up came
@@ -254,7 +240,7 @@ def test_png_bytes_takes_only_uint8_images(img):
         view.png_bytes(img)
 
 
-def test_the_status_tells_a_guess_while_drawing_from_one_at_the_stroke_end(sent):
+def test_the_status_tells_a_guess_while_drawing_from_one_at_the_stroke_end():
     """Pages (and the browser tests) wait for '(n stroke' to know a stroke's final guess is shown."""
     app = free.DrawingApp(FakePredictor())
     app.on_down(10, 10)
@@ -264,11 +250,10 @@ def test_the_status_tells_a_guess_while_drawing_from_one_at_the_stroke_end(sent)
     assert "(1 stroke)" in app.status.value
 
 
-def test_undo_while_a_stroke_is_still_open_keeps_the_drawing_and_the_model_input_as_one(sent):
+def test_undo_while_a_stroke_is_still_open_keeps_the_drawing_and_the_model_input_as_one():
     """Undo pressed mid-stroke (a second finger, a lost mouse-up) drops the open stroke; the closed
     strokes stay in both the recorder and the model's sketch."""
     app = free.DrawingApp(FakePredictor())
-    _ready(app)
     app.on_down(10, 10)
     app.on_move(80, 60)
     app.on_up()
@@ -280,7 +265,7 @@ def test_undo_while_a_stroke_is_still_open_keeps_the_drawing_and_the_model_input
     assert "Cannot read" not in app.answer.value and "I think" in app.answer.value
 
 
-def test_the_words_a_game_asks_for_come_from_the_argument_or_the_environment(monkeypatch, small_model, sent):
+def test_the_words_a_game_asks_for_come_from_the_argument_or_the_environment(monkeypatch, small_model):
     path = small_model[0]                     # classes apple, star, square
     app = demo.make_app(path, words="star, square")
     two = app.play.words
@@ -339,7 +324,6 @@ def test_a_crowded_machine_slows_the_guesses_while_drawing_but_never_at_a_stroke
     monkeypatch.setattr(canvas, "machine_busy", lambda: 0.95)
     p = FakePredictor()
     app = free.DrawingApp(p)
-    _ready(app)
     for stroke in range(3):
         app.on_down(10, 10 + stroke)
         for i in range(50):                    # 50 moves in 1 s

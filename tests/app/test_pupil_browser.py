@@ -1,7 +1,8 @@
 """A protocol visitor (`qd.app.pupil`, what `make bench-class` sends 30 of) checked against a real
 page: Chromium draws held-out raw drawings at their own pace in the served demo's free draw, the
 page measuring stroke end to bars; then a protocol visitor draws the same drawings the same way on
-the wire. Their median latencies agree within 20% (issue 26). And the bound per client address
+the wire. They send the same frames (within 5%), and their median latencies agree within 20% or
+the browser's own part (`BROWSER_MS`) (issue 26). And the bound per client address
 never stops a pupil who reloads the page."""
 import asyncio
 
@@ -31,12 +32,24 @@ def drawings(n: int = 4) -> list:
     return [found[i] for i in np.linspace(0, len(found) - 1, n).astype(int)]
 
 
-async def in_chromium(url: str, ds: list) -> list[float]:
+# Every frame the page sends to its kernel's websocket, counted.
+COUNT_SENT = """WebSocket.prototype.send = ((send) => function (data) {
+    window.qdSent = (window.qdSent || 0) + 1; return send.call(this, data); })(WebSocket.prototype.send);"""
+# The page's own part of its latency, which a visitor on the wire never has: here about 8 ms from
+# the mouseup to the answer's frame reaching the page's JavaScript (measured with a websocket hook:
+# 15 ms in the page, 7 ms on the wire, the frame itself already 15 ms in). 20% of a median absorbed
+# it while strokes waited about 45 ms behind one message per mouse move; since the pad batches the
+# pen (`qd.app.pad`) the kernel answers in 7 ms and the browser's part is as large.
+BROWSER_MS = 10
+
+
+async def in_chromium(url: str, ds: list) -> tuple[list[float], int]:
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            await page.add_init_script(COUNT_SENT)
             await page.goto(url, timeout=120_000)
             await page.wait_for_selector(".qd-speech", timeout=120_000)
             await page.locator(".qd-mode button", has_text="Free draw").click()
@@ -47,14 +60,14 @@ async def in_chromium(url: str, ds: list) -> list[float]:
                 await asyncio.sleep(0.5)
                 await page.locator(".qd-free button", has_text="Clear").click()
                 await asyncio.sleep(0.5)
-            lat = await page.evaluate("window.qdLat")
+            lat, sent = await page.evaluate("[window.qdLat, window.qdSent]")
             await page.goto("about:blank")        # leaving the page: it asks for its kernel's shutdown
         finally:
             await browser.close()
-    return lat
+    return lat, sent
 
 
-async def on_the_wire(url: str, ds: list) -> list[float]:
+async def on_the_wire(url: str, ds: list) -> tuple[list[float], int]:
     p = await Pupil(url).open()
     await p.free_draw()
     for d in ds:
@@ -63,17 +76,19 @@ async def on_the_wire(url: str, ds: list) -> list[float]:
         await p.clear()
         await asyncio.sleep(0.5)
     await p.close()
-    return p.stroke_to_bars_ms
+    return p.stroke_to_bars_ms, p.sent
 
 
 def test_a_protocol_visitor_sees_what_a_real_page_sees(server):
     ds = drawings()
     strokes = sum(len(d.strokes) for d in ds)
-    page = asyncio.run(in_chromium(server.url, ds))
-    wire = asyncio.run(on_the_wire(server.url, ds))
+    page, page_sent = asyncio.run(in_chromium(server.url, ds))
+    wire, wire_sent = asyncio.run(on_the_wire(server.url, ds))
     assert len(page) == strokes and len(wire) == strokes, (len(page), len(wire), strokes)
     page_ms, wire_ms = float(np.median(page)), float(np.median(wire))
-    assert abs(wire_ms - page_ms) <= 0.2 * page_ms, f"median stroke end to bars: page {page_ms:.1f} ms, wire {wire_ms:.1f} ms"
+    said = f"page {page_ms:.1f} ms and {page_sent} frames sent, wire {wire_ms:.1f} ms and {wire_sent} frames"
+    assert abs(wire_sent - page_sent) <= 0.05 * page_sent, said       # the same traffic: what loads the server
+    assert abs(wire_ms - page_ms) <= max(0.2 * page_ms, BROWSER_MS), said
 
 
 def test_a_pupil_reloading_the_page_again_and_again_always_gets_one(server):
