@@ -30,6 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qd.app.game import (
+    BATCH_SECONDS,
     OLD_RULES,
     ROUND_SECONDS,
     RULES,
@@ -41,6 +42,7 @@ from qd.app.game import (
 from qd.data import bitmaps, ndjson, prefixes, strokes
 from qd.data.render import render_batch
 from qd.cli import print_result
+from qd.checks import number
 from qd.errors import QDError
 from qd.models import doodlenet, unknown
 from qd.models.infer import Predictor
@@ -60,16 +62,21 @@ class Moment:
         return self.points is None
 
 
-def moments(drawing, throttle: float = THROTTLE_SECONDS, within_strokes: bool = True) -> list[Moment]:
-    """When the demo would guess while this drawing is made, as the canvas (`qd.app.canvas.Board`)
-    does: the throttle resets at every pen-down, every later point is a move that guesses when the
-    throttle allows, every pen-up guesses (`within_strokes=False`: pen-ups only). Needs raw strokes
-    (x, y, t), t in ms from the first point."""
+def moments(drawing, throttle: float = THROTTLE_SECONDS, within_strokes: bool = True,
+            batch: float = BATCH_SECONDS) -> list[Moment]:
+    """When the demo would guess while this drawing is made, as the page's pad sends it and the
+    board (`qd.app.canvas.Board`) guesses: the pen's points reach the kernel every `batch` seconds
+    from the pen-down (`qd.app.pupil.pen_batches`), the throttle resets at the pen-down, a batch of
+    moves guesses (with every point up to then) when the throttle allows, and every pen-up guesses,
+    its last points with it (`within_strokes=False`: pen-ups only; `batch=0`: every point its own
+    message, as a canvas sending each mouse move did). Needs raw strokes (x, y, t), t in ms from the
+    first point."""
     s = prefixes.strokes_of(drawing)
     where = getattr(drawing, "source", "") or "drawing"
     if not s or any(np.shape(st)[0] != 3 for st in s):
         raise QDError(f"{where}: a replay needs raw strokes with times ([x], [y], [t]), got "
                       f"{'no strokes' if not s else f'{np.shape(s[0])[0]} rows'}")
+    batch = number(batch, "batch", 0.0, 10.0)
     t0 = float(np.asarray(s[0])[2][0])
     out, th = [], Throttle(throttle)
     for k, st in enumerate(s):
@@ -77,11 +84,29 @@ def moments(drawing, throttle: float = THROTTLE_SECONDS, within_strokes: bool = 
         if np.any(np.diff(t) < 0) or (out and t[0] < out[-1].t):
             raise QDError(f"{where}: stroke {k + 1}'s times go backwards")
         th.reset()
-        for j in range(1, len(t) if within_strokes else 1):
-            if th.ready(float(t[j])):
-                out.append(Moment(float(t[j]), k, j + 1))
+        if within_strokes:
+            for when, points in _sends(t, batch):
+                if th.ready(when):
+                    out.append(Moment(when, k, points))
         out.append(Moment(float(t[-1]), k + 1, None))
     return out
+
+
+def _sends(t: np.ndarray, batch: float):
+    """The messages of moves within a stroke whose points come at times `t`: (when, points sent by
+    then), for each that holds a move and is not the stroke's last (that one ends it)."""
+    if batch == 0:
+        for j in range(1, len(t)):
+            yield float(t[j]), j + 1
+        return
+    sent, tick = 1, 1
+    while t[0] + tick * batch <= t[-1]:
+        when = t[0] + tick * batch
+        points = int(np.searchsorted(t, when, side="left"))     # the points before the timer fired
+        if points > sent:
+            yield float(when), points
+            sent = points
+        tick += 1
 
 
 def held_out(classes: Sequence[str] | str | None = None, seed: int = 0, limit_per_class: int | None = None) -> list:
