@@ -24,8 +24,11 @@ from qd.paths import MODELS_DIR
 
 
 # A phone or a tablet: touch on the canvas draws and never scrolls the page; the canvas fits the
-# width; free draw's bars wrap below the canvas on a narrow screen.
+# width; free draw's bars wrap below the canvas on a narrow screen. The page never scrolls itself
+# while the game talks: with the page scrolled down, a guess that wrapped to a second line made the
+# browser's scroll anchoring move the canvas 30 px up under a pen already drawing.
 STYLE = """<style>
+:has(.qd-app) { overflow-anchor: none; }
 .qd-app canvas { touch-action: none; box-sizing: border-box; }
 .qd-app .qd-panes { flex-wrap: wrap; }
 .qd-app .qd-panes > * { margin-bottom: 8px; }
