@@ -5,11 +5,12 @@ each with a busy status, an idle status and the segment to draw, all relayed by 
 At 30 pupils drawing at once that is about 2,700 messages a second through a 2-core server, which
 fills both cores (README, "Serving a class"). Here the pen draws in the page at once, and its
 points reach the kernel every `BATCH_SECONDS` while a stroke is open and at its end, in one message:
-about six times fewer messages in, and none echoed back.
+about a third of the messages in (171 browser events of a held-out drawing are 54 messages), and no
+segment echoed back.
 
 The kernel keeps the drawing (`strokes`, in canvas pixels, the official [[xs], [ys]] layout); when
 it changes it itself (undo, clear, a new round, a stroke it refused) it bumps `revision` and the page
-redraws from `strokes`, ending any stroke still open there. The state is widget state, so a view
+redraws from `strokes`, a stroke still being drawn there on top (the kernel has not had all of it). The state is widget state, so a view
 rendered late (Voila's first execution, a reload in JupyterLab) draws it all: no ipycanvas pitfall.
 """
 from __future__ import annotations

@@ -94,19 +94,22 @@ def moments(drawing, throttle: float = THROTTLE_SECONDS, within_strokes: bool = 
 
 def _sends(t: np.ndarray, batch: float):
     """The messages of moves within a stroke whose points come at times `t`: (when, points sent by
-    then), for each that holds a move and is not the stroke's last (that one ends it)."""
+    then), for each that holds a move and is not the stroke's last (that one ends it). With
+    `batch=0`, every point after the first, the last too (a canvas sent a move before the pen-up)."""
     if batch == 0:
         for j in range(1, len(t)):
             yield float(t[j]), j + 1
         return
-    sent, tick = 1, 1
-    while t[0] + tick * batch <= t[-1]:
-        when = t[0] + tick * batch
-        points = int(np.searchsorted(t, when, side="left"))     # the points before the timer fired
-        if points > sent:
-            yield float(when), points
-            sent = points
-        tick += 1
+    sent = 1
+    while sent < len(t):
+        tick = np.floor((t[sent] - t[0]) / batch) + 1        # the timer's first firing after the next point
+        while t[0] + tick * batch <= t[sent]:                # (rounding)
+            tick += 1
+        when = float(t[0] + tick * batch)
+        if when > t[-1]:
+            return
+        sent = int(np.searchsorted(t, when, side="left"))    # the points before the timer fired
+        yield when, sent
 
 
 def held_out(classes: Sequence[str] | str | None = None, seed: int = 0, limit_per_class: int | None = None) -> list:

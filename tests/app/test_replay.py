@@ -148,3 +148,25 @@ def test_the_benchmark_compares_players_counts_wrong_prompt_wins_and_tabulates()
     assert "**hand-made**: 3 raw drawings (1 left out: times go backwards)" in md
     assert re.search(r"\| always cat \| 33.3% \| 0.\d \| 66.7% \|", md)
     assert "| Google's game AI (345 classes) | 66.7% |" in md
+
+
+def _sends_tick_by_tick(t, batch):
+    """The pad's timer fired at every tick, one by one: the reference the replay's jumps must match."""
+    out, sent, tick = [], 1, 1
+    while t[0] + tick * batch <= t[-1]:
+        points = int(np.searchsorted(t, t[0] + tick * batch, side="left"))
+        if points > sent:
+            out.append((float(t[0] + tick * batch), points))
+            sent = points
+        tick += 1
+    return out
+
+
+def test_the_batches_jump_to_the_next_point_as_the_timer_ticking_would_and_end_on_ticks_that_land_on_a_point():
+    exact = np.arange(0, 2.01, 0.1)                     # points exactly on the timer's ticks (rounding)
+    assert list(replay._sends(exact, 0.1)) == _sends_tick_by_tick(exact, 0.1)
+    for d in ndjson.load_drawings(ndjson.strokes_path("star", "raw"), limit=40):
+        t0 = float(d.strokes[0][2][0])
+        for s in d.strokes:
+            t = (np.asarray(s[2], np.float64) - t0) / 1000.0
+            assert list(replay._sends(t, 0.1)) == _sends_tick_by_tick(t, 0.1)
