@@ -175,10 +175,16 @@ def drawings(n: int) -> list:
     return out
 
 
+async def pad_box(page, selector: str = ".qd-free canvas") -> dict:
+    """`qd.app.playtest.pad_box` for an async page: the canvas's box, scrolled into view first."""
+    canvas = page.locator(selector).first
+    await canvas.scroll_into_view_if_needed()
+    return await canvas.bounding_box()
+
+
 async def draw(page, drawing, pause: float = 0.25, side: float = 300, margin: float = 50) -> None:
     """The drawing's strokes as real mouse moves in the free-draw canvas, a pause after each stroke."""
-    await page.locator(".qd-free canvas").first.scroll_into_view_if_needed()     # events outside the window reach nothing
-    box = await page.locator(".qd-free canvas").first.bounding_box()
+    box = await pad_box(page)
     pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
     lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
     for s in drawing.strokes:
@@ -222,8 +228,7 @@ async def draw_at_own_pace(page, drawing, selector: str = ".qd-free canvas") -> 
     """The drawing as real mouse events at its own pace, the events a browser fires for it
     (`qd.app.pupil.pen_events`, which protocol visitors send as the pad batches them): the same
     strokes on the wire."""
-    await page.locator(selector).first.scroll_into_view_if_needed()     # events outside the window reach nothing
-    box = await page.locator(selector).first.bounding_box()
+    box = await pad_box(page, selector)
     scale = (box["width"] - 4) / CANVAS                       # the canvas's 2 px border
     async for event, x, y in at_own_pace(pen_events(drawing)):
         if event == "mouse_move":

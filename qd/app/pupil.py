@@ -82,19 +82,16 @@ def pen_batches(drawing, batch: float = BATCH_SECONDS) -> list[list[tuple]]:
     out = []
     for events in pen_events(drawing):
         t_down = events[1][0]
-        ops = [("down", events[1][2], events[1][3])]
-        ops += [("move", x, y) for _, e, x, y in events[2:-1]]
-        ops.append(("up", events[-1][2], events[-1][3]))
-        times = [t_down] + [t for t, *_ in events[2:]]
         msgs, pending, tick = [], [], 1
-        for t, op in zip(times, ops):
-            while op[0] != "up" and t >= t_down + tick * batch:     # the timer fired before this point
+        for t, event, x, y in events[1:]:                 # from the pen-down (the hover move before it is not sent)
+            op = event.removeprefix("mouse_")             # down / move / up
+            while op != "up" and t >= t_down + tick * batch:     # the timer fired before this point
                 if pending:
                     msgs.append((t_down + tick * batch, pending))
                     pending = []
                 tick += 1
-            pending.append(op)
-        msgs.append((times[-1], pending))
+            pending.append((op, x, y))
+        msgs.append((events[-1][0], pending))
         out.append(msgs)
     return out
 
