@@ -3,12 +3,13 @@
 Two forms. `Augment` draws a fresh random affine transform per image per batch, on the fly in
 torch (`affine_grid` + `grid_sample`), so training sees new variants every epoch at no storage
 cost. `expand` is the reference project's way: add flipped and rotated copies to the training set
-once. `jitter_strokes` perturbs stroke points before rendering, for stroke data.
+once. `StrokeAugment` varies a drawing's strokes before rendering, for stroke data (`stroke_variants`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from qd import checks
-from qd.data.geometry import as_strokes
+from qd.data.geometry import points
 from qd.errors import QDError
 
 
@@ -78,13 +79,49 @@ def expand(X: np.ndarray, y: np.ndarray, angles=(-10, 10), flip: bool = True):
     return np.ascontiguousarray(np.concatenate(parts)), np.tile(y, len(parts))
 
 
-def jitter_strokes(strokes, amount: float = 0.03, rng: np.random.Generator | None = None):
-    """Stroke-level augmentation: a random small affine map of the whole drawing plus per-point noise
-    (`amount` as a fraction of the drawing's size). Returns new (2, n) float arrays."""
-    amount = checks.number(amount, "amount", 0.0, 1.0)
-    rng = rng or np.random.default_rng()
-    s, _ = as_strokes(strokes, "jitter_strokes")
-    pts = np.concatenate(s, axis=1)
-    size = float(np.ptp(pts, axis=1).max()) or 1.0
-    A = np.eye(2) + rng.normal(0, amount, (2, 2))
-    return [A @ a + rng.normal(0, amount * size / 4, a.shape) for a in s]
+@dataclass(frozen=True)
+class StrokeAugment:
+    """A random variant of a drawing, made on its strokes before rendering (for stroke data, where a
+    class has a few dozen drawings): each stroke left out with probability `drop` (never all of them),
+    then one random affine map of the whole drawing (rotation, scale per axis, shear), then noise on
+    every point. Rendering afterwards keeps the pen 16 units wide and the drawing filling its box, as
+    a person's drawing is: image-level zoom and rotation cannot say that. Zero everywhere: the drawing
+    as it was."""
+    rotate: float = 15.0       # max rotation, degrees
+    scale: float = 0.15        # max relative stretch of each axis (uniform in 1 +- scale)
+    shear: float = 0.15        # max horizontal shear
+    noise: float = 2.0         # standard deviation of the point noise, in the 0..255 box's units
+    drop: float = 0.1          # probability of leaving out each stroke
+
+    def __post_init__(self):
+        for name, hi in (("rotate", 180.0), ("scale", 0.9), ("shear", 2.0), ("noise", 64.0), ("drop", 0.9)):
+            checks.number(getattr(self, name), f"StrokeAugment {name}", 0.0, hi)
+
+    def __call__(self, strokes, rng: np.random.Generator, where: str = "drawing") -> list[np.ndarray]:
+        """New (2, n) float strokes: `strokes` (any layout `render` takes) aligned to the 0..255 box
+        (raw ones simplified first, as rendering would), then varied."""
+        pts, lens = points(strokes, where, simplify_raw=True)
+        s = np.split(pts, np.cumsum(lens)[:-1], axis=1)
+        if self.drop and len(s) > 1:
+            keep = rng.random(len(s)) >= self.drop
+            keep[rng.integers(len(s))] |= not keep.any()
+            s = [a for a, k in zip(s, keep) if k]
+        a = np.deg2rad(rng.uniform(-self.rotate, self.rotate))
+        A = (np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+             @ np.diag(1 + rng.uniform(-self.scale, self.scale, 2)) @ np.array([[1, rng.uniform(-self.shear, self.shear)], [0, 1]]))
+        return [A @ x + rng.normal(0, self.noise, x.shape) if self.noise else A @ x for x in s]
+
+
+def stroke_variants(drawings: Sequence, labels, copies: int, seed: int = 0,
+                    aug: StrokeAugment = StrokeAugment()) -> tuple[np.ndarray, np.ndarray]:
+    """(images (copies * N, 28, 28) uint8, labels): `copies` rendered variants of each drawing
+    (`StrokeAugment`), seeded; copy by copy, so the first N are one variant of every drawing."""
+    from qd.data.render import render_batch     # render imports cairo; the image augmentations need none
+    checks.integer(copies, "copies", 0)
+    if len(drawings) != len(labels):
+        raise QDError(f"{len(drawings)} drawings but {len(labels)} labels")
+    rng = np.random.default_rng(seed)
+    where = [getattr(d, "source", "") or f"drawing {i}" for i, d in enumerate(drawings)]
+    varied = [aug(d, rng, w) for _ in range(copies) for d, w in zip(drawings, where)]
+    images = render_batch(varied, simplify_raw=False) if varied else np.zeros((0, 28, 28), np.uint8)
+    return images, np.tile(np.asarray(labels, np.int64), copies)

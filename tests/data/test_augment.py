@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from qd import QDError
-from qd.data import augment, bitmaps
+from qd.data import augment, bitmaps, strokes
+from qd.data.render import render_batch
 from qd.models import architectures
 
 
@@ -58,8 +59,42 @@ def test_bad_augment_input_is_named():
     assert augment.PRESETS["all"](empty).shape == (0, 1, 28, 28)
     with pytest.raises(QDError, match=r"batch \(N, C, H, W\)"):
         augment.PRESETS["all"](torch.zeros(28, 28))
-    for amount in (float("nan"), -0.1, "0.1"):
-        with pytest.raises(QDError, match="amount must be a finite number"):
-            augment.jitter_strokes([[[0, 10], [0, 10]]], amount=amount)
-    out = augment.jitter_strokes([[[0, 10], [0, 10]]], amount=0.05, rng=np.random.default_rng(0))
+    for bad in (float("nan"), -0.1, "0.1"):
+        with pytest.raises(QDError, match="StrokeAugment noise must be a finite number"):
+            augment.StrokeAugment(noise=bad)
+    out = augment.StrokeAugment()([[[0, 10], [0, 10]]], np.random.default_rng(0))
     assert np.isfinite(np.concatenate(out, axis=1)).all()
+    with pytest.raises(QDError, match="3 drawings but 2 labels"):
+        augment.stroke_variants([[[[0, 10], [0, 10]]]] * 3, [0, 1], copies=1)
+    with pytest.raises(QDError, match="drawing 0: empty drawing"):
+        augment.stroke_variants([[]], [0], copies=1)
+
+
+def test_stroke_variants_vary_real_drawings_seeded_and_never_blank():
+    """Variants of bundled drawings (raw ones too): the identity renders a simplified drawing as the
+    renderer does (a raw one differs a little: once simplified it is scaled to fill the box again);
+    the default varies every one, still ink of the same drawing, and the same seed repeats."""
+    simplified = strokes.collect(["star", "bicycle"], kinds=("simplified",))
+    raw = strokes.collect(["star", "bicycle"], kinds=("raw",))
+    drawings, y = simplified.drawings[:12] + raw.drawings[:12], np.r_[simplified.y[:12], raw.y[:12]]
+    same, y1 = augment.stroke_variants(drawings, y, 1, aug=augment.StrokeAugment(0, 0, 0, 0, 0))
+    np.testing.assert_array_equal(y1, y)
+    off = np.abs(same[:12].astype(int) - render_batch(drawings[:12]).astype(int))
+    assert off.mean() < 0.05 and off.max() <= 8       # float32 against float64 points, at the pen's edge
+    assert np.abs(same[12:].astype(int) - render_batch(drawings[12:]).astype(int)).mean() < 2
+    X, y2 = augment.stroke_variants(drawings, y, 3, seed=1)
+    assert X.shape == (72, 28, 28) and (y2 == np.tile(y, 3)).all()
+    assert np.array_equal(X, augment.stroke_variants(drawings, y, 3, seed=1)[0])
+    assert not np.array_equal(X, augment.stroke_variants(drawings, y, 3, seed=2)[0])
+    diff = np.abs(X.astype(int) - np.tile(same, (3, 1, 1)).astype(int)).mean((1, 2))
+    assert (diff > 0).all() and (X.reshape(72, -1).max(1) >= 200).all()            # varied, never blank
+    ink = X.reshape(72, -1).mean(1) / np.tile(same, (3, 1, 1)).reshape(72, -1).mean(1)
+    assert 0.4 < np.median(ink) < 1.6
+
+
+def test_stroke_dropout_keeps_a_stroke_and_drops_some():
+    rng = np.random.default_rng(0)
+    drawing = [[[0, 50 * k + 10], [k * 20, k * 20 + 5]] for k in range(6)]
+    counts = [len(augment.StrokeAugment(drop=0.9)(drawing, rng)) for _ in range(200)]
+    assert min(counts) == 1 and max(counts) <= 6 and np.mean(counts) < 2
+    assert [len(augment.StrokeAugment(drop=0.5)([[[0, 10], [0, 10]]], rng)) for _ in range(20)] == [1] * 20
