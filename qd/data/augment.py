@@ -18,6 +18,7 @@ from PIL import Image
 
 from qd import checks
 from qd.data.geometry import points
+from qd.data.render import render_batch
 from qd.errors import QDError
 
 
@@ -116,7 +117,6 @@ def stroke_variants(drawings: Sequence, labels, copies: int, seed: int = 0,
                     aug: StrokeAugment = StrokeAugment()) -> tuple[np.ndarray, np.ndarray]:
     """(images (copies * N, 28, 28) uint8, labels): `copies` rendered variants of each drawing
     (`StrokeAugment`), seeded; copy by copy, so the first N are one variant of every drawing."""
-    from qd.data.render import render_batch     # render imports cairo; the image augmentations need none
     checks.integer(copies, "copies", 0)
     if len(drawings) != len(labels):
         raise QDError(f"{len(drawings)} drawings but {len(labels)} labels")

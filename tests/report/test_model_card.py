@@ -56,6 +56,10 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     assert list(card["models"]) == [r.name for r in release.RELEASES]
     assert card["models"]["cnn"]["unknown_right_answers_lost"] >= 0
     assert card["models"]["qd345"]["pretrained_from"] == "cnn.pt" and card["models"]["qd345"]["classes"] == 12
+    q = card["models"]["qd345"]          # the drawings, then their stroke-level variants
+    assert q["stroke_copies"] == release.BY_NAME["qd345"].stroke_copies >= 1
+    assert q["train_images"] == q["train"] * (1 + q["stroke_copies"])
+    assert "stroke-level variants" in (tmp_path / "README.md").read_text()
     for row in card["models"].values():
         assert 0 <= row["test_acc"] <= row["top3_acc"] <= 1 and row["train_s"] > 0
     assert "Target: test acc" in (tmp_path / "README.md").read_text()
