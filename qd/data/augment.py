@@ -18,7 +18,7 @@ from PIL import Image
 
 from qd import checks
 from qd.data.geometry import points
-from qd.data.render import render_batch
+from qd.data.render import name_of, render_batch
 from qd.errors import QDError
 
 
@@ -105,7 +105,7 @@ class StrokeAugment:
         s = np.split(pts, np.cumsum(lens)[:-1], axis=1)
         if self.drop and len(s) > 1:
             keep = rng.random(len(s)) >= self.drop
-            keep[rng.integers(len(s))] |= not keep.any()
+            keep[rng.integers(len(s))] |= not keep.any()     # none kept: keep one (drawn either way: one stream)
             s = [a for a, k in zip(s, keep) if k]
         a = np.deg2rad(rng.uniform(-self.rotate, self.rotate))
         A = (np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
@@ -121,7 +121,7 @@ def stroke_variants(drawings: Sequence, labels, copies: int, seed: int = 0,
     if len(drawings) != len(labels):
         raise QDError(f"{len(drawings)} drawings but {len(labels)} labels")
     rng = np.random.default_rng(seed)
-    where = [getattr(d, "source", "") or f"drawing {i}" for i, d in enumerate(drawings)]
+    where = [name_of(d, i) for i, d in enumerate(drawings)]
     varied = [aug(d, rng, w) for _ in range(copies) for d, w in zip(drawings, where)]
     images = render_batch(varied, simplify_raw=False) if varied else np.zeros((0, 28, 28), np.uint8)
     return images, np.tile(np.asarray(labels, np.int64), copies)

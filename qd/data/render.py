@@ -156,6 +156,11 @@ def check_settings(size, line_width: float = LINE_WIDTH, padding: float = PADDIN
     checks.number(padding, "padding", 0, 256)
 
 
+def name_of(drawing, i: int) -> str:
+    """What an error names a drawing by: its file and line when it has them, else its index."""
+    return getattr(drawing, "source", "") or f"drawing {i}"
+
+
 def render_batch(drawings: Sequence, size: int = 28, line_width: float = LINE_WIDTH, padding: float = PADDING,
                  simplify_raw: bool = True, where: Sequence[str] | None = None, chunk: int = 1024) -> np.ndarray:
     """Render many drawings to (N, size, size) uint8 on a shared atlas (see `Atlas`). Drawings not in
@@ -171,7 +176,7 @@ def render_batch(drawings: Sequence, size: int = 28, line_width: float = LINE_WI
         part = drawings[c0:c0 + chunk]
         all_pts, lens, counts = [], [], []
         for i, d in enumerate(part):
-            w = where[c0 + i] if where is not None else (getattr(d, "source", "") or f"drawing {c0 + i}")
+            w = where[c0 + i] if where is not None else name_of(d, c0 + i)
             pts, ls = points(d, w, simplify_raw)
             all_pts.append(pts)
             lens += ls

@@ -145,12 +145,12 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
         else:
             model = architectures.build(r.cfg.model, len(ss.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
         X_train, y_train = sp.X_train, sp.y_train
+        drawings = [ss.drawings[i] for i in tr]
         if r.stroke_copies:
-            Xa, ya = augment.stroke_variants([ss.drawings[i] for i in tr], ss.y[tr], r.stroke_copies, r.cfg.seed)
+            Xa, ya = augment.stroke_variants(drawings, ss.y[tr], r.stroke_copies, r.cfg.seed)
             X_train, y_train = np.concatenate([X_train, Xa]), np.concatenate([y_train, ya])
         if r.partial:
-            X_train, y_train = with_partials(X_train, y_train, [ss.drawings[i] for i in tr], ss.y[tr], r.partial,
-                                             r.cfg.seed, whole=False)
+            X_train, y_train = with_partials(X_train, y_train, drawings, ss.y[tr], r.partial, r.cfg.seed, whole=False)
         hist = fit(model, X_train, y_train, r.cfg, progress=progress)
         classes = ss.classes
         meta |= {"train": len(tr), "test": len(te), "val": len(va), "train_images": len(y_train),
