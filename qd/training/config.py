@@ -38,6 +38,10 @@ class TrainConfig:
                                                           "by a share drawn from Beta(mixup, mixup) (0: off; e.g. 0.2)"})
     ema: float = field(default=0.0, metadata={"help": "decay of an exponential moving average of the weights, "
                                                       "updated every step and kept at the end (0: off; e.g. 0.999)"})
+    distill: float = field(default=0.0, metadata={"help": "share of the loss taken from a teacher's soft labels "
+                                                          "(knowledge distillation; 0: off)", "cli": False})
+    distill_temperature: float = field(default=2.0, metadata={"help": "temperature of the teacher's and the "
+                                                                       "student's probabilities when distilling", "cli": False})
     model_kw: dict = field(default_factory=dict, metadata={"cli": False})   # architecture settings (width, convs, ...)
 
     def validate(self) -> "TrainConfig":
@@ -56,6 +60,9 @@ class TrainConfig:
             (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 32, "seed must be a whole number in 0..2**32-1"),
             (math.isfinite(self.mixup) and 0 <= self.mixup <= 10, "mixup must be in [0, 10]"),
             (math.isfinite(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)"),
+            (math.isfinite(self.distill) and 0 <= self.distill <= 1, "distill must be in [0, 1]"),
+            (math.isfinite(self.distill_temperature) and self.distill_temperature > 0,
+             "distill_temperature must be > 0"),
         ]
         bad = [f"{msg} (got {getattr(self, msg.split()[0])!r})" for ok, msg in checks if not ok]
         if bad:

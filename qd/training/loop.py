@@ -80,13 +80,19 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig,
         X_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
-        progress: bool = True, outliers: np.ndarray | None = None, outlier_weight: float = 0.5) -> History:
+        progress: bool = True, outliers: np.ndarray | None = None, outlier_weight: float = 0.5,
+        teacher: np.ndarray | None = None) -> History:
     """Train `model` in place on uint8 images; evaluate on (X_eval, y_eval) after every epoch.
 
     `outliers`: images of none of the classes (outlier exposure, Hendrycks et al., 2019). Each step
     also takes a batch of them (a quarter batch, cycling), and adds `outlier_weight` times their
     cross-entropy to the uniform distribution: the model learns to be unsure of what it does not
-    know, which is what "I don't know" (qd.models.unknown) then reads."""
+    know, which is what "I don't know" (qd.models.unknown) then reads.
+
+    `teacher`: a teacher's probabilities (N, classes) for each training image at temperature
+    `cfg.distill_temperature` (knowledge distillation, Hinton et al., 2015). The loss is then
+    `cfg.distill` times the KL divergence from them to the student's (times T^2, which keeps the
+    gradients' scale), plus the rest times the cross-entropy to the labels."""
     cfg.validate()
     if len(X_train) != len(y_train):
         raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
@@ -99,6 +105,12 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
                       f"{np.shape(X_train)[1:]}; got {np.shape(outliers)}")
     if not (math.isfinite(outlier_weight) and outlier_weight >= 0):
         raise QDError(f"outlier_weight must be >= 0 (got {outlier_weight!r})")
+    if (teacher is None) != (cfg.distill == 0):
+        raise QDError("distilling needs both teacher probabilities and distill > 0 "
+                      f"(got {'no teacher' if teacher is None else 'a teacher'} and distill={cfg.distill})")
+    if teacher is not None and (np.ndim(teacher) != 2 or len(teacher) != len(y_train)):
+        raise QDError(f"teacher probabilities must be (N, classes) with N = {len(y_train)} training images; "
+                      f"got shape {np.shape(teacher)}")
     use_all_cores()
     gen = seed_everything(cfg.seed)
     Xt, yt = architectures.to_tensor(X_train), torch.as_tensor(y_train, dtype=torch.long)
@@ -111,6 +123,8 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
              if cfg.schedule == "onecycle" else None)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    soft = torch.as_tensor(teacher, dtype=torch.float32) if teacher is not None else None
+    T = cfg.distill_temperature
     Xo = architectures.to_tensor(outliers) if outliers is not None else None
     o_batch = max(1, cfg.batch_size // 4)
     o_perm, o_at = None, 0
@@ -138,7 +152,14 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
 
             def criterion(logits):
                 own = loss_fn(logits, yb)
-                return own if partner is None else lam * own + (1 - lam) * loss_fn(logits, yb[partner])
+                hard = own if partner is None else lam * own + (1 - lam) * loss_fn(logits, yb[partner])
+                if soft is None:
+                    return hard
+                if soft.shape[1] != logits.shape[1]:
+                    raise QDError(f"teacher probabilities give {soft.shape[1]} classes, the model answers {logits.shape[1]}")
+                target = soft[idx] if partner is None else lam * soft[idx] + (1 - lam) * soft[idx][partner]
+                kl = nn.functional.kl_div((logits / T).log_softmax(1), target, reduction="batchmean")
+                return (1 - cfg.distill) * hard + cfg.distill * T * T * kl
 
             if Xo is None:
                 logits = model(xb)

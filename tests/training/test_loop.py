@@ -74,3 +74,37 @@ def test_mixup_blends_each_image_with_a_partner_and_takes_both_labels(tiny_split
     assert runs[1] == runs[2] and runs[1] != runs[0]        # seeded, and it does change the training
     with pytest.raises(QDError, match="mixup must be in"):
         replace(cfg, mixup=-1.0).validate()
+
+
+def test_distillation_follows_the_teacher_not_the_labels(tiny_split):
+    """`distill=1`: the loss is the teacher's alone. A teacher that calls every apple a star (and so
+    on round the three classes) makes a student that does too, against the labels it was given."""
+    sp = tiny_split
+    shifted = (sp.y_train + 1) % 3
+    teacher = np.full((len(shifted), 3), 0.05, np.float32)
+    teacher[np.arange(len(shifted)), shifted] = 0.9
+    cfg = config.TrainConfig(model="cnn", epochs=3, batch_size=32, augment="none", model_kw={"width": 8},
+                             distill=1.0, distill_temperature=2.0)
+    m = architectures.build("cnn", 3, width=8, dropout=cfg.dropout)
+    loop.fit(m, sp.X_train, sp.y_train, cfg, progress=False, teacher=teacher)
+    said = infer.predict_proba(m, sp.X_test).argmax(1)
+    assert (said == (sp.y_test + 1) % 3).mean() > 0.8
+    assert (said == sp.y_test).mean() < 0.1
+
+
+def test_distillation_needs_a_teacher_of_the_right_shape(tiny_split):
+    sp = tiny_split
+    cfg = config.TrainConfig(model="cnn", epochs=1, augment="none", model_kw={"width": 8})
+    m = architectures.build("cnn", 3, width=8, dropout=cfg.dropout)
+    teacher = np.full((len(sp.y_train), 3), 1 / 3, np.float32)
+    with pytest.raises(QDError, match="needs both teacher probabilities and distill > 0"):
+        loop.fit(m, sp.X_train, sp.y_train, replace(cfg, distill=0.5), progress=False)
+    with pytest.raises(QDError, match="needs both"):
+        loop.fit(m, sp.X_train, sp.y_train, cfg, progress=False, teacher=teacher)
+    with pytest.raises(QDError, match=r"must be \(N, classes\)"):
+        loop.fit(m, sp.X_train, sp.y_train, replace(cfg, distill=0.5), progress=False, teacher=teacher[:-1])
+    with pytest.raises(QDError, match="distill must be in"):
+        replace(cfg, distill=1.5).validate()
+    with pytest.raises(QDError, match="teacher probabilities give 4 classes, the model answers 3"):
+        loop.fit(m, sp.X_train, sp.y_train, replace(cfg, distill=0.5), progress=False,
+                 teacher=np.full((len(sp.y_train), 4), 0.25, np.float32))
