@@ -34,6 +34,7 @@ FIGURES = [("game_won_by_class", "The game: rounds won per prompt, ours beside G
            ("game_reliability", "Calibration: the demo model's confidence against its accuracy on partial drawings"),
            ("learning_curve", "Learning curve: more drawings per class, CNN and random forest"),
            ("strokes_345", "Strokes, all 345 classes: the approaches on the same test drawings"),
+           ("strokes_learning_curve", "Strokes, all 345 classes: top-1 against training drawings per class"),
            ("strokes_25", "Strokes, 25 classes: the approaches on the same test drawings"),
            ("strokes_encodings", "One drawing, four ways: 28x28, 64x64 ink, stroke order, time; the point sequence"),
            ("cnn_per_class_40", "Our CNN on 40 classes: accuracy per class"),
