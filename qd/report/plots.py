@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from qd import atomic
@@ -146,11 +147,12 @@ def accuracy_vs_data(sizes, curves: dict, title: str, peers: dict | None = None)
         ax.axhline(100 * acc, ls=":", color=f"C{len(curves) + j}", label=f"{name}: {100 * acc:.1f}%")
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())     # only the sizes measured
     ax.set_xlabel("training drawings per class")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     return fig
 
 
