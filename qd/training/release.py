@@ -51,6 +51,9 @@ class Release:
     stroke_copies: int = 0                  # also learn this many stroke-level variants of each training stroke
                                             # drawing (qd.data.augment.stroke_variants), rendered once
     calibrate: bool = False                 # fit a temperature on the validation part (qd.models.calibrate)
+    teachers: int = 0                       # stroke task: first train this many models by the same recipe (seeds
+                                            # seed, seed+1, ...), then the release distilled from their averaged
+                                            # probabilities (needs cfg.distill > 0)
     notes: tuple = field(default=())
 
 
@@ -139,22 +142,37 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
         if from_path is not None:
             if not from_path.is_file():
                 raise QDError(f"{r.name} is fine-tuned from {from_path}, which is not there: train {r.pretrained} first")
-            model, base = transfer(from_path, len(ss.classes), r.cfg.seed)
+            base = TrainConfig.from_dict(checkpoint.load(from_path)[1]["config"])
             r = replace(r, cfg=replace(r.cfg, model_kw=base.model_kw, dropout=base.dropout))   # the architecture it has
             meta["pretrained_from"] = from_path.name
-        else:
-            model = architectures.build(r.cfg.model, len(ss.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
-        X_train, y_train = sp.X_train, sp.y_train
+        if r.teachers and not r.cfg.distill:
+            raise QDError(f"{r.name}: {r.teachers} teachers but nothing distilled from them (set cfg.distill > 0)")
         drawings = [ss.drawings[i] for i in tr]
-        if r.stroke_copies:
-            Xa, ya = augment.stroke_variants(drawings, ss.y[tr], r.stroke_copies, r.cfg.seed)
-            X_train, y_train = np.concatenate([X_train, Xa]), np.concatenate([y_train, ya])
-        if r.partial:
-            X_train, y_train = with_partials(X_train, y_train, drawings, ss.y[tr], r.partial, r.cfg.seed, whole=False)
-        hist = fit(model, X_train, y_train, r.cfg, progress=progress)
+
+        def recipe(seed: int):
+            """An untrained model of the recipe and its training images; `seed` seeds the weights and variants."""
+            model = (transfer(from_path, len(ss.classes), seed)[0] if from_path is not None else
+                     architectures.build(r.cfg.model, len(ss.classes), seed=seed, **checkpoint.model_kwargs(r.cfg)))
+            X, y = sp.X_train, sp.y_train
+            if r.stroke_copies:
+                Xa, ya = augment.stroke_variants(drawings, ss.y[tr], r.stroke_copies, seed)
+                X, y = np.concatenate([X, Xa]), np.concatenate([y, ya])
+            if r.partial:
+                X, y = with_partials(X, y, drawings, ss.y[tr], r.partial, seed, whole=False)
+            return model, X, y
+
+        members = []
+        for k in range(r.teachers):                     # an ensemble of the recipe to distil from
+            member, X, y = recipe(r.cfg.seed + k)
+            fit(member, X, y, replace(r.cfg, seed=r.cfg.seed + k, distill=0.0), progress=progress)
+            members.append(member)
+        model, X_train, y_train = recipe(r.cfg.seed)
+        teacher = (np.mean([infer.predict_proba(m, X_train, tta=r.tta, temperature=r.cfg.distill_temperature)
+                            for m in members], axis=0) if members else None)
+        hist = fit(model, X_train, y_train, r.cfg, progress=progress, teacher=teacher)
         classes = ss.classes
         meta |= {"train": len(tr), "test": len(te), "val": len(va), "train_images": len(y_train),
-                 "stroke_copies": r.stroke_copies}
+                 "stroke_copies": r.stroke_copies, "teachers": r.teachers}
         extra["preprocessing"] = {**checkpoint.PREPROCESSING, "input": "image", "size": 28}
     else:
         sp = bitmaps.load_protocol(r.task, per_class, seed=r.cfg.seed, val_size=r.val_size)

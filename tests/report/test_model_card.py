@@ -1,11 +1,13 @@
 """The release models: every shipped file matches its card and checksum and scores what the card says;
 the recipe that made them runs end to end with tiny settings."""
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from qd import QDError
 from qd.app import demo
 from qd.models.infer import Predictor
 from qd.paths import MODELS_DIR
@@ -73,6 +75,18 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     assert meta["partial_from_stroke_drawings"] > 0
     assert meta["train_images"] > meta["train"] + meta["partial_from_stroke_drawings"]      # whole and cut
     assert card["models"]["cnn13"]["temperature"] == 1.0
+    # the distilled recipe the card measured (and the release left out) runs too: two teachers, then the
+    # same model trained on their averaged probabilities as well (so other weights than the plain one's)
+    (tmp_path / "distilled").mkdir()
+    shutil.copy(tmp_path / "cnn.pt", tmp_path / "distilled" / "cnn.pt")
+    q = release.tiny(release.BY_NAME["qd345"])
+    with pytest.raises(QDError, match="2 teachers but nothing distilled"):
+        release.train_release(replace(q, teachers=2), tmp_path / "distilled", max_classes=12, progress=False)
+    distilled = release.train_release(replace(q, teachers=2, cfg=replace(q.cfg, distill=0.7)), tmp_path / "distilled",
+                                      max_classes=12, progress=False)
+    meta = Predictor(distilled).meta
+    assert meta["metrics"]["teachers"] == 2 and meta["config"]["distill"] == 0.7
+    assert meta["weights_sha256"] != card["models"]["qd345"]["weights_sha256"]
     again = release.train_release(release.tiny(release.RELEASES[0]), tmp_path / "again", per_class=40, progress=False)
     assert Predictor(again).meta["weights_sha256"] == card["models"]["cnn13"]["weights_sha256"]   # seeded: the same model
     p = Predictor(tmp_path / "qd345.pt")
