@@ -48,7 +48,8 @@ QUICK = {
     "05_random_forest": {"per_class": 100, "n_estimators": 10, "n_components": 20, "curve_sizes": [10, 30],
                          "curve_epochs": 1, "curve_min_steps": 2, "cnn_width": 8},
     "06_strokes": {"tasks": ["25 classes", "345 classes"], "max_classes": 12, "epochs": 1, "rnn_epochs": 1,
-                   "finetune_epochs": 1, "width": 8, "max_len": 48, "approaches": list(approaches.ALL)},
+                   "finetune_epochs": 1, "width": 8, "max_len": 48, "approaches": list(approaches.ALL),
+                   "curve_sizes": [2, 4], "curve_epochs": 1, "curve_min_steps": 2},
     "07_game": {"limit_per_class": 2, "limit_per_class_345": 1, "examples": 2},
 }
 
