@@ -17,8 +17,8 @@ from qd.errors import QDError
 from qd.report.metrics import topk_accuracy
 from qd.report.scoring import torch_predictor, train_and_score
 from qd.training import approaches
-from qd.training.loop import fit
 from qd.training.approaches import Approach, Settings
+from qd.training.loop import fit
 
 
 def latency_ms(predict, kind: str, drawing, size: int = 28, max_len: int = 128, repeats: int = 30) -> float:
@@ -46,7 +46,6 @@ def run(approach: Approach, ss: StrokeSet, train_idx, test_idx, task: str, setti
     rows[0]["stroke_to_probs_ms"] = latency_ms(torch_predictor(model), approach.input, ss.drawings[int(test_idx[0])],
                                                approach.size, max_len)
     return model, cfg, rows
-
 
 
 def curve_subsets(y_train: np.ndarray, sizes, seed: int) -> list[np.ndarray]:
