@@ -50,6 +50,19 @@ def test_protocols_have_their_published_sizes(name, n_classes, n_test):
     assert abs(len(sp.y_test) / counts.sum() - 0.3) < 1e-3
 
 
+@pytest.mark.parametrize("name", ["13 classes", "40 classes"])
+def test_rows_past_the_cap_are_every_other_bundled_row_and_in_no_part_of_the_split(name):
+    sp, extra = bitmaps.load_protocol(name), bitmaps.past_cap(name)
+    assert extra.classes == sp.classes
+    for c, n in extra.counts().items():
+        assert n == max(0, BUNDLED_COUNTS[c] - 3000), c
+    star = bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "star.npz")
+    np.testing.assert_array_equal(extra.X[extra.y == sp.classes.index("star")], star[3000:])
+    # no drawing of the split, test or training, comes back (compared pixel for pixel)
+    split_rows = {x.tobytes() for x in np.concatenate([sp.X_train, sp.X_test])}
+    assert not any(x.tobytes() in split_rows for x in extra.X)
+
+
 def test_per_class_cap_takes_first_rows_in_class_order():
     b = bitmaps.load_bitmaps(["star", "eye"], per_class=3000)
     assert b.classes == ["star", "eye"] and b.counts() == {"star": 3000, "eye": 3000}
@@ -157,6 +170,7 @@ def test_an_error_page_saved_as_npy_is_named_not_unpickled(tmp_path):
     (lambda: bitmaps.load_bitmaps(""), "no classes given"),
     (lambda: bitmaps.load_bitmaps(",,"), "no classes given"),
     (lambda: bitmaps.load_protocol("13 classes", per_class=0), "per_class must be a whole number"),
+    (lambda: bitmaps.past_cap("14 classes"), "unknown protocol '14 classes'"),
     (lambda: bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR / "cat.npz", limit=-2), "limit must be a whole number"),
     (lambda: bitmaps.read_bitmap_file(bitmaps.BITMAP_DIR), "is a folder"),
 ])
