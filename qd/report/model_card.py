@@ -114,7 +114,7 @@ def measure(r: Release, path: Path, with_doodlenet: bool = True) -> dict:
             "ece_after": calibrate.expected_calibration_error(calibrate.probabilities(logits, p.temperature), y)}
     m = p.meta.get("metrics") or {}
     row |= {k: m[k] for k in ("train", "val", "machine", "notes", "pretrained_from", "outlier_exposure_drawings",
-                              "train_images", "partial_from_stroke_drawings", "stroke_copies") if k in m}
+                              "train_images", "partial_from_stroke_drawings", "stroke_copies", "past_cap") if k in m}
     row |= {"train_s": m.get("train_seconds"), "total_train_s": m.get("total_seconds")}
     if isinstance(m.get("unknown"), dict):
         u = m["unknown"]
@@ -188,6 +188,10 @@ def markdown(card: dict) -> str:
         if row.get("stroke_copies"):
             lines.append(f"  - besides each training drawing, {row['stroke_copies']} stroke-level variants of it "
                          f"(`qd.data.augment.StrokeAugment`, rendered once): {fmt('n', row.get('train_images'))} training images")
+        if row.get("past_cap"):
+            lines.append(f"  - besides the protocol's training drawings, the {fmt('n', row['past_cap'])} bundled rows past "
+                         f"its cap (`qd.data.bitmaps.past_cap`, in no part of the split): "
+                         f"{fmt('n', row.get('train_images'))} training images")
         for note in row.get("notes", []):
             lines.append(f"  - {note}")
         peer = [f"{label} {fmt('acc', row[k + '_acc'])} top-1, {fmt('acc', row[k + '_top3'])} top-3"

@@ -51,6 +51,8 @@ class Release:
     stroke_copies: int = 0                  # also learn this many stroke-level variants of each training stroke
                                             # drawing (qd.data.augment.stroke_variants), rendered once
     calibrate: bool = False                 # fit a temperature on the validation part (qd.models.calibrate)
+    past_cap: bool = False                  # bitmap task: also train on the bundled rows past the protocol's cap
+                                            # (qd.data.bitmaps.past_cap: in no part of its split)
     teachers: int = 0                       # stroke task: first train this many models by the same recipe (seeds
                                             # seed, seed+1, ...), then the release distilled from their averaged
                                             # probabilities (needs cfg.distill > 0)
@@ -179,6 +181,10 @@ def train_release(r: Release, out_dir: Path, per_class: int | None = None, max_c
         outliers = unknown.calibration_images(sp.classes, r.cfg.seed, cal_per_class) if r.outlier_exposure else None
         model = architectures.build(r.cfg.model, len(sp.classes), seed=r.cfg.seed, **checkpoint.model_kwargs(r.cfg))
         X_train, y_train = sp.X_train, sp.y_train
+        if r.past_cap:
+            more = bitmaps.past_cap(r.task, per_class)
+            X_train, y_train = np.concatenate([X_train, more.X]), np.concatenate([y_train, more.y])
+            meta["past_cap"] = len(more)
         if r.partial:     # every stroke drawing of its classes but those its game replay plays
             ss = strokes.collect(sp.classes)
             played = {d.key_id for d in strokes.raw_unlike_bitmaps(sp.classes)}
