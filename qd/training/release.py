@@ -61,9 +61,13 @@ class Release:
 
 RELEASES = (
     Release("cnn13", "Our CNN, 13 classes", "13 classes",
-            TrainConfig(model="cnn", epochs=20, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="all",
+            TrainConfig(model="cnn", epochs=30, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="all",
                         model_kw={"width": 48, "convs": [2, 2, 1]}),
-            notes=("QDNet, 1.5x wider and 2.5x longer than the report's former 8-epoch model",)),
+            past_cap=True,
+            notes=("QDNet, 1.5x wider than the report's former 8-epoch model",
+                   "the rows past the cap, each against the round-two model of 20 epochs on the protocol's "
+                   "training drawings alone (96.6% top-1): with them, 20 epochs 96.8%, 30 epochs 96.9% (kept); "
+                   "averaging the probabilities of the 20-epoch models with and without them: 96.7%")),
     Release("cnn", "Our CNN, 40 classes (the demo's model, with \"I don't know\")", "40 classes",
             TrainConfig(model="cnn", epochs=12, lr=3e-3, dropout=0.3, label_smoothing=0.1, augment="flip",
                         model_kw={"width": 32, "convs": [2, 2, 1]}),

@@ -62,6 +62,9 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     assert q["stroke_copies"] == release.BY_NAME["qd345"].stroke_copies >= 1
     assert q["train_images"] == q["train"] * (1 + q["stroke_copies"])
     assert "stroke-level variants" in (tmp_path / "README.md").read_text()
+    c = card["models"]["cnn13"]          # the protocol's drawings, then 40 rows past the cap of each class that has them
+    assert release.BY_NAME["cnn13"].past_cap and c["past_cap"] == 40 * 8        # 8 of the 13 classes hold more than 3000
+    assert c["train_images"] == c["train"] + c["past_cap"] and "rows past its cap" in (tmp_path / "README.md").read_text()
     for row in card["models"].values():
         assert 0 <= row["test_acc"] <= row["top3_acc"] <= 1 and row["train_s"] > 0
     assert "Target: test acc" in (tmp_path / "README.md").read_text()
