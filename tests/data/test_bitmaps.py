@@ -51,7 +51,7 @@ def test_protocols_have_their_published_sizes(name, n_classes, n_test):
 
 
 @pytest.mark.parametrize("name", ["13 classes", "40 classes"])
-def test_rows_past_the_cap_are_every_other_bundled_row_and_in_no_part_of_the_split(name):
+def test_rows_past_the_cap_are_the_rest_of_each_file_and_in_no_part_of_the_split(name):
     sp, extra = bitmaps.load_protocol(name), bitmaps.past_cap(name)
     assert extra.classes == sp.classes
     for c, n in extra.counts().items():
