@@ -38,6 +38,10 @@ class TrainConfig:
                                                           "by a share drawn from Beta(mixup, mixup) (0: off; e.g. 0.2)"})
     ema: float = field(default=0.0, metadata={"help": "decay of an exponential moving average of the weights, "
                                                       "updated every step and kept at the end (0: off; e.g. 0.999)"})
+    swa_epochs: int = field(default=0, metadata={"help": "stochastic weight averaging: this many more epochs after the "
+                                                         "schedule at the constant swa_lr, the weights averaged at the end "
+                                                         "of each and kept (0: off)"})
+    swa_lr: float = field(default=3e-4, metadata={"help": "the constant learning rate of the swa_epochs"})
     distill: float = field(default=0.0, metadata={"help": "share of the loss taken from a teacher's soft labels "
                                                           "(knowledge distillation; 0: off)", "cli": False})
     distill_temperature: float = field(default=2.0, metadata={"help": "temperature of the teacher's and the "
@@ -60,6 +64,9 @@ class TrainConfig:
             (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 32, "seed must be a whole number in 0..2**32-1"),
             (math.isfinite(self.mixup) and 0 <= self.mixup <= 10, "mixup must be in [0, 10]"),
             (math.isfinite(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)"),
+            (whole(self.swa_epochs) and self.swa_epochs >= 0, "swa_epochs must be >= 0, a whole number"),
+            (math.isfinite(self.swa_lr) and self.swa_lr > 0, "swa_lr must be > 0"),
+            (not (self.ema and self.swa_epochs), "ema must be 0 when swa_epochs is set (two ways to average the weights)"),
             (math.isfinite(self.distill) and 0 <= self.distill <= 1, "distill must be in [0, 1]"),
             (math.isfinite(self.distill_temperature) and self.distill_temperature > 0,
              "distill_temperature must be > 0"),

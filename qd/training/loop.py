@@ -92,7 +92,12 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     `teacher`: a teacher's probabilities (N, classes) for each training image at temperature
     `cfg.distill_temperature` (knowledge distillation, Hinton et al., 2015). The loss is then
     `cfg.distill` times the KL divergence from them to the student's (times T^2, which keeps the
-    gradients' scale), plus the rest times the cross-entropy to the labels."""
+    gradients' scale), plus the rest times the cross-entropy to the labels.
+
+    `cfg.swa_epochs`: stochastic weight averaging (Izmailov et al., 2018), torch's own. After the
+    schedule's `cfg.epochs`, that many more at the constant `cfg.swa_lr`; the weights at the end of
+    each are averaged, the batch-norm statistics are measured again for the average on the training
+    images, and the average is kept. The evaluation after each of these epochs is of the weights then."""
     cfg.validate()
     if len(X_train) != len(y_train):
         raise QDError(f"{len(X_train)} images but {len(y_train)} labels")
@@ -132,11 +137,16 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
     # averaged too): what is evaluated after each epoch and kept at the end when `cfg.ema` is set.
     ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema),
                                                use_buffers=True) if cfg.ema else None)
+    swa = torch.optim.swa_utils.AveragedModel(model) if cfg.swa_epochs else None
     mix_rng = np.random.default_rng(cfg.seed)
     hist = History()
     t0 = time.perf_counter()
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
+    bar = tqdm(range(1, cfg.epochs + cfg.swa_epochs + 1), desc=f"train {cfg.model}", disable=not progress, leave=False)
     for epoch in bar:
+        if epoch == cfg.epochs + 1:    # the schedule is over: stochastic weight averaging
+            sched = None
+            for group in opt.param_groups:
+                group["lr"] = cfg.swa_lr
         model.train()
         perm = torch.randperm(len(yt), generator=gen)
         tot_loss, correct = 0.0, 0
@@ -185,6 +195,8 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
             tot_loss += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
         checkpoint.check_weights(model.state_dict(), f"epoch {epoch}, nothing saved")   # diverged: stop
+        if swa is not None and epoch > cfg.epochs:
+            swa.update_parameters(model)
         hist.epoch.append(epoch)
         hist.train_loss.append(tot_loss / len(yt))
         hist.train_acc.append(correct / len(yt))
@@ -192,6 +204,10 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
         bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.eval_acc[-1]:.3f}")
     if ema is not None:
         model.load_state_dict(ema.module.state_dict())
+    if swa is not None:
+        torch.optim.swa_utils.update_bn((Xt[i:i + 256].contiguous(memory_format=torch.channels_last) if Xt.ndim == 4
+                                         else Xt[i:i + 256] for i in range(0, len(Xt), 256)), swa.module)
+        model.load_state_dict(swa.module.state_dict())
     hist.seconds = time.perf_counter() - t0
     model.eval()
     return hist

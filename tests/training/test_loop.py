@@ -59,6 +59,41 @@ def test_ema_keeps_the_moving_average_of_the_weights_step_by_step(tiny_split):
         replace(base, ema=1.0).validate()
 
 
+def test_swa_keeps_the_average_of_the_weights_after_the_schedule_with_batch_norm_measured_again(tiny_split):
+    """`swa_epochs`: the weights kept are the mean of those at the end of each epoch after the
+    schedule, against plain runs stopped after 2 and 3 epochs (one step an epoch, the swa lr the
+    constant schedule's own: the same steps); the batch-norm statistics are those of the averaged
+    weights on the training images."""
+    sp = tiny_split
+    X, y = sp.X_train[:48], sp.y_train[:48]
+    base = config.TrainConfig(model="cnn", epochs=1, batch_size=48, augment="flip", schedule="constant", seed=3,
+                              lr=1e-3, swa_lr=1e-3, model_kw={"width": 8})
+
+    def trained(epochs, swa_epochs=0):
+        m = architectures.build("cnn", 3, seed=3, width=8, dropout=base.dropout)
+        loop.fit(m, X, y, replace(base, epochs=epochs, swa_epochs=swa_epochs), progress=False)
+        return m
+
+    def params(m):
+        return {k: v.detach().double() for k, v in m.named_parameters()}
+
+    ends = [params(trained(n)) for n in (2, 3)]
+    got = trained(1, swa_epochs=2)
+    for k, v in params(got).items():
+        np.testing.assert_allclose(v.numpy(), ((ends[0][k] + ends[1][k]) / 2).numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+    bn = next(mod for mod in got.modules() if isinstance(mod, torch.nn.BatchNorm2d))
+    seen = []
+    hook = bn.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
+    with torch.no_grad():
+        got(architectures.to_tensor(X))
+    hook.remove()
+    torch.testing.assert_close(bn.running_mean, seen[0].mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    with pytest.raises(QDError, match="ema must be 0 when swa_epochs"):
+        replace(base, ema=0.9, swa_epochs=2).validate()
+    with pytest.raises(QDError, match="swa_epochs must be >= 0"):
+        replace(base, swa_epochs=-1).validate()
+
+
 def test_mixup_blends_each_image_with_a_partner_and_takes_both_labels(tiny_split):
     sp = tiny_split
     x = torch.from_numpy(sp.X_train[:16].astype(np.float32) / 255)[:, None]
