@@ -43,6 +43,16 @@ def test_a_shipped_model_scores_what_its_card_says(r):
     assert len(y) == row["test"] and p.tta == row["tta"]
 
 
+def test_a_target_says_met_or_by_how_much_it_is_missed_even_when_the_figure_rounds_to_it():
+    said = model_card.targets("cnn13", {"test_acc": 11346 / 11700})           # 96.974%
+    assert said == ["test acc 96.97% against the target of at least 97.0%: missed by 0.03 points"]
+    assert model_card.targets("cnn13", {"test_acc": 0.955}) == \
+        ["test acc 95.5% against the target of at least 97.0%: missed by 1.5 points"]
+    assert model_card.targets("cnn13", {"test_acc": 0.97})[0].endswith(": met")
+    assert model_card.targets("cnn", {"ece_after": 0.0304}) == \
+        ["ece after 3.04% against the target of at most 3.0%: missed by 0.04 points"]
+
+
 def test_the_demo_serves_the_shipped_model_without_training():
     app = demo.make_app()
     assert app.play is not None and app.free.predictor.path == MODELS_DIR / "cnn.pt"
