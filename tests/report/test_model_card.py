@@ -75,6 +75,7 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     c = card["models"]["cnn13"]          # the protocol's drawings, then 40 rows past the cap of each class that has them
     assert release.BY_NAME["cnn13"].past_cap and c["past_cap"] == 40 * 8        # 8 of the 13 classes hold more than 3000
     assert c["train_images"] == c["train"] + c["past_cap"] and "rows past its cap" in (tmp_path / "README.md").read_text()
+    assert release.BY_NAME["cnn13"].cfg.swa_epochs and c["config"]["swa_epochs"] == 1   # tiny: one epoch of averaging
     for row in card["models"].values():
         assert 0 <= row["test_acc"] <= row["top3_acc"] <= 1 and row["train_s"] > 0
     assert "Target: test acc" in (tmp_path / "README.md").read_text()
