@@ -19,7 +19,7 @@ from PIL import Image
 from helpers import chromium, need_browser, stop_group
 
 from qd import REPORTS_DIR, ROOT
-from qd.app import explore
+from qd.app import explore, pictures
 from qd.app.loadtest import free_port
 
 pytestmark = pytest.mark.browser
@@ -173,7 +173,9 @@ def test_the_model_explorer_shows_the_drawings_of_a_confusion_cell(lab, page):
     assert f"{off[i, j]} drawing" in title.inner_text()
     cards = ex.locator(".qd-explore-cards figure img")
     assert cards.count() == min(off[i, j], mx.max_cards)
-    assert f"<b>{mx.classes[i]}</b>" in ex.locator(".qd-explore-cards figcaption").first.inner_html()
+    surest = mx.cell_indices(i, j)[0]           # the first card: the cell's drawing the model was surest of
+    caption = ex.locator(".qd-explore-cards figcaption").first.inner_html()
+    assert caption.startswith(mx.classes[j]) and caption == pictures.top3_caption(mx.probs[surest], mx.classes, i)
     if os.environ.get("QD_SAVE_SCREENSHOT") == "1":
         ex.screenshot(path=str(REPORTS_DIR / "explore_model.png"))
     ex.locator(".lm-TabBar-tab", has_text="Worst mistakes").click()
