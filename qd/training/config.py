@@ -36,6 +36,8 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "seeds weights, shuffling, augmentation, dropout"})
     mixup: float = field(default=0.0, metadata={"help": "mixup: each training batch blended with itself shuffled, "
                                                           "by a share drawn from Beta(mixup, mixup) (0: off; e.g. 0.2)"})
+    cutmix: float = field(default=0.0, metadata={"help": "cutmix: a box of each training image replaced by its partner's, "
+                                                            "its share drawn from Beta(cutmix, cutmix) (0: off; e.g. 1.0)"})
     ema: float = field(default=0.0, metadata={"help": "decay of an exponential moving average of the weights, "
                                                       "updated every step and kept at the end (0: off; e.g. 0.999)"})
     swa_epochs: int = field(default=0, metadata={"help": "stochastic weight averaging: this many more epochs after the "
@@ -63,6 +65,8 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (isinstance(self.seed, int) and 0 <= self.seed < 2 ** 32, "seed must be a whole number in 0..2**32-1"),
             (math.isfinite(self.mixup) and 0 <= self.mixup <= 10, "mixup must be in [0, 10]"),
+            (math.isfinite(self.cutmix) and 0 <= self.cutmix <= 10, "cutmix must be in [0, 10]"),
+            (not (self.mixup and self.cutmix), "mixup must be 0 when cutmix is set (one way to mix a batch)"),
             (math.isfinite(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)"),
             (whole(self.swa_epochs) and self.swa_epochs >= 0, "swa_epochs must be >= 0, a whole number"),
             (math.isfinite(self.swa_lr) and self.swa_lr > 0, "swa_lr must be > 0"),

@@ -54,6 +54,23 @@ def mixup(x: torch.Tensor, alpha: float, rng: np.random.Generator, gen: torch.Ge
     return lam * x + (1 - lam) * x[partner], partner, lam
 
 
+def cutmix(x: torch.Tensor, alpha: float, rng: np.random.Generator, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """CutMix (Yun et al., 2019): a box of each image replaced by the same box of its partner,
+    the box's share of the picture about 1 - lam, lam ~ Beta(alpha, alpha) once a batch, the box
+    centred anywhere and clipped at the edges. Returns (pasted, the partners' positions, lam), lam
+    the share of the picture left to each image's own. (Torchvision has one; it is not a dependency.)"""
+    lam = float(rng.beta(alpha, alpha))
+    partner = torch.randperm(len(x), generator=gen)
+    h, w = x.shape[-2:]
+    cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+    cy, cx = int(rng.integers(h)), int(rng.integers(w))
+    y0, y1 = max(cy - cut_h // 2, 0), min(cy + cut_h - cut_h // 2, h)
+    x0, x1 = max(cx - cut_w // 2, 0), min(cx + cut_w - cut_w // 2, w)
+    out = x.clone()
+    out[..., y0:y1, x0:x1] = x[partner][..., y0:y1, x0:x1]
+    return out, partner, 1 - (y1 - y0) * (x1 - x0) / (h * w)
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig):
     if cfg.optimizer == "adam":
         return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -159,6 +176,8 @@ def fit(model: nn.Module, X_train: np.ndarray, y_train: np.ndarray, cfg: TrainCo
             partner, lam = None, 1.0
             if cfg.mixup and xb.ndim == 4:
                 xb, partner, lam = mixup(xb, cfg.mixup, mix_rng, gen)
+            elif cfg.cutmix and xb.ndim == 4:
+                xb, partner, lam = cutmix(xb, cfg.cutmix, mix_rng, gen)
 
             def criterion(logits):
                 own = loss_fn(logits, yb)

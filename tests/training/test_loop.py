@@ -111,6 +111,41 @@ def test_mixup_blends_each_image_with_a_partner_and_takes_both_labels(tiny_split
         replace(cfg, mixup=-1.0).validate()
 
 
+def test_cutmix_pastes_one_box_of_each_partner_and_gives_lam_its_true_share(tiny_split):
+    """Image i is filled with the value i + 1, so each pasted pixel tells whose it is: every image
+    keeps its own value outside one box, the same box for all, and holds its partner's inside it;
+    lam is the share of its own pixels. Trained with it, the run is seeded and differs from none."""
+    n, h, w = 8, 28, 28
+    x = torch.arange(1, n + 1, dtype=torch.float32)[:, None, None, None].expand(n, 1, h, w).contiguous()
+    boxes = set()
+    for seed in range(20):
+        out, partner, lam = loop.cutmix(x, 1.0, np.random.default_rng(seed), torch.Generator().manual_seed(seed))
+        assert sorted(partner.tolist()) == list(range(n)) and 0 <= lam <= 1
+        theirs = out != x
+        for i in range(n):
+            if partner[i] != i:                      # a partner of its own shows no box
+                assert set(out[i].unique().tolist()) <= {i + 1.0, float(partner[i]) + 1}
+                assert theirs[i].float().mean().item() == pytest.approx(1 - lam)
+        box = theirs[partner != torch.arange(n)].any(0)[0]
+        rows, cols = box.any(1).nonzero().flatten(), box.any(0).nonzero().flatten()
+        if len(rows):                                # one rectangle, filled
+            assert box[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all() and box.sum() == len(rows) * len(cols)
+            boxes.add((rows[0].item(), cols[0].item(), len(rows), len(cols)))
+    assert len(boxes) > 10                           # placed and sized anew each time
+    sp = tiny_split
+    cfg = config.TrainConfig(model="cnn", epochs=2, batch_size=32, augment="flip", model_kw={"width": 8})
+    runs = []
+    for mix in (0.0, 1.0, 1.0):
+        m = architectures.build("cnn", 3, width=8, dropout=cfg.dropout)
+        h_ = loop.fit(m, sp.X_train, sp.y_train, replace(cfg, cutmix=mix), sp.X_test, sp.y_test, progress=False)
+        runs.append(h_.train_loss)
+    assert runs[1] == runs[2] and runs[1] != runs[0]
+    with pytest.raises(QDError, match="cutmix must be in"):
+        replace(cfg, cutmix=-1.0).validate()
+    with pytest.raises(QDError, match="mixup must be 0 when cutmix"):
+        replace(cfg, cutmix=1.0, mixup=0.2).validate()
+
+
 def test_distillation_follows_the_teacher_not_the_labels(tiny_split):
     """`distill=1`: the loss is the teacher's alone. A teacher that calls every apple a star (and so
     on round the three classes) makes a student that does too, against the labels it was given."""
