@@ -169,10 +169,11 @@ def targets(name: str, row: dict) -> list[str]:
         if key in row:
             gap = (goal - row[key]) if key in LOWER_IS_BETTER else (row[key] - goal)
             bound = "at most" if key in LOWER_IS_BETTER else "at least"
-            value, close = fmt("acc", row[key]), gap < 0 and fmt("acc", row[key]) == fmt("acc", goal)
+            value, target = fmt("acc", row[key]), fmt("acc", goal)
+            close = gap < 0 and value == target
             if close:
                 value = f"{100 * row[key]:.2f}%"
-            out.append(f"{key.replace('_', ' ')} {value} against the target of {bound} {fmt('acc', goal)}: "
+            out.append(f"{key.replace('_', ' ')} {value} against the target of {bound} {target}: "
                        + ("met" if gap >= 0 else f"missed by {100 * -gap:.{2 if close else 1}f} points"))
     return out
 
