@@ -94,21 +94,25 @@ def test_swa_keeps_the_average_of_the_weights_after_the_schedule_with_batch_norm
         replace(base, swa_epochs=-1).validate()
 
 
+MIX_CFG = config.TrainConfig(model="cnn", epochs=2, batch_size=32, augment="flip", model_kw={"width": 8})
+
+
+def losses_with(sp, **settings) -> list:
+    """The training losses of two epochs of a small CNN with these settings."""
+    m = architectures.build("cnn", 3, width=8, dropout=MIX_CFG.dropout)
+    return loop.fit(m, sp.X_train, sp.y_train, replace(MIX_CFG, **settings), sp.X_test, sp.y_test, progress=False).train_loss
+
+
 def test_mixup_blends_each_image_with_a_partner_and_takes_both_labels(tiny_split):
     sp = tiny_split
     x = torch.from_numpy(sp.X_train[:16].astype(np.float32) / 255)[:, None]
     mixed, partner, lam = loop.mixup(x, 0.4, np.random.default_rng(0), torch.Generator().manual_seed(0))
     assert 0 < lam < 1 and sorted(partner.tolist()) == list(range(16))
     torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[partner])
-    cfg = config.TrainConfig(model="cnn", epochs=2, batch_size=32, augment="flip", model_kw={"width": 8})
-    runs = []
-    for mix in (0.0, 0.4, 0.4):
-        m = architectures.build("cnn", 3, width=8, dropout=cfg.dropout)
-        h = loop.fit(m, sp.X_train, sp.y_train, replace(cfg, mixup=mix), sp.X_test, sp.y_test, progress=False)
-        runs.append(h.train_loss)
+    runs = [losses_with(sp, mixup=mix) for mix in (0.0, 0.4, 0.4)]
     assert runs[1] == runs[2] and runs[1] != runs[0]        # seeded, and it does change the training
     with pytest.raises(QDError, match="mixup must be in"):
-        replace(cfg, mixup=-1.0).validate()
+        replace(MIX_CFG, mixup=-1.0).validate()
 
 
 def test_cutmix_pastes_one_box_of_each_partner_and_gives_lam_its_true_share(tiny_split):
@@ -133,17 +137,12 @@ def test_cutmix_pastes_one_box_of_each_partner_and_gives_lam_its_true_share(tiny
             boxes.add((rows[0].item(), cols[0].item(), len(rows), len(cols)))
     assert len(boxes) > 10                           # placed and sized anew each time
     sp = tiny_split
-    cfg = config.TrainConfig(model="cnn", epochs=2, batch_size=32, augment="flip", model_kw={"width": 8})
-    runs = []
-    for mix in (0.0, 1.0, 1.0):
-        m = architectures.build("cnn", 3, width=8, dropout=cfg.dropout)
-        h_ = loop.fit(m, sp.X_train, sp.y_train, replace(cfg, cutmix=mix), sp.X_test, sp.y_test, progress=False)
-        runs.append(h_.train_loss)
+    runs = [losses_with(sp, cutmix=mix) for mix in (0.0, 1.0, 1.0)]
     assert runs[1] == runs[2] and runs[1] != runs[0]
     with pytest.raises(QDError, match="cutmix must be in"):
-        replace(cfg, cutmix=-1.0).validate()
+        replace(MIX_CFG, cutmix=-1.0).validate()
     with pytest.raises(QDError, match="mixup must be 0 when cutmix"):
-        replace(cfg, cutmix=1.0, mixup=0.2).validate()
+        replace(MIX_CFG, cutmix=1.0, mixup=0.2).validate()
 
 
 def test_distillation_follows_the_teacher_not_the_labels(tiny_split):
