@@ -62,12 +62,13 @@ def cutmix(x: torch.Tensor, alpha: float, rng: np.random.Generator, gen: torch.G
     lam = float(rng.beta(alpha, alpha))
     partner = torch.randperm(len(x), generator=gen)
     h, w = x.shape[-2:]
-    cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+    side = math.sqrt(1 - lam)                # the box's side, as a share of the picture's
+    cut_h, cut_w = int(h * side), int(w * side)
     cy, cx = int(rng.integers(h)), int(rng.integers(w))
     y0, y1 = max(cy - cut_h // 2, 0), min(cy + cut_h - cut_h // 2, h)
     x0, x1 = max(cx - cut_w // 2, 0), min(cx + cut_w - cut_w // 2, w)
     out = x.clone()
-    out[..., y0:y1, x0:x1] = x[partner][..., y0:y1, x0:x1]
+    out[..., y0:y1, x0:x1] = x[partner, ..., y0:y1, x0:x1]     # the partners' boxes only, not their whole pictures
     return out, partner, 1 - (y1 - y0) * (x1 - x0) / (h * w)
 
 
