@@ -3,6 +3,7 @@ steps a run needs. They know nothing of the training loop (qd.training.stream us
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -12,7 +13,7 @@ from torch import nn
 def setup() -> tuple[int, int, torch.device]:
     """(rank, world size, device). Under torchrun (WORLD_SIZE > 1) this joins the process group:
     NCCL with one GPU per process when CUDA is there, gloo on CPUs."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _world_size()
     rank = int(os.environ.get("RANK", "0"))
     cuda = torch.cuda.is_available()
     if cuda:
@@ -24,6 +25,10 @@ def setup() -> tuple[int, int, torch.device]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     return rank, world, device
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def is_distributed() -> bool:
@@ -66,3 +71,17 @@ def gather(obj) -> list:
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_process(code: int) -> None:
+    """End this process with `code`. A torchrun worker (WORLD_SIZE > 1) leaves with os._exit, after
+    flushing stdout and stderr, instead of finalizing the interpreter: gloo's worker threads may still
+    be releasing the last collective's tensors, and a thread that asks for the GIL once finalization
+    has begun kills the whole process with SIGABRT ("terminate called without an active exception";
+    pytorch/pytorch#179291). Call it last: checkpoints are already written atomically and closed,
+    and the process group destroyed (`teardown`). A process of its own exits normally."""
+    if _world_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
