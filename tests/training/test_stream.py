@@ -93,17 +93,17 @@ def test_torchrun_two_cpu_processes_gloo(tmp_path):
     assert checkpoint.load(out)[1]["classes"] == ["apple", "cat", "fish", "star"]
 
 
-
 @pytest.mark.parametrize("world, printed", [("1", "summary, then finalized"), ("2", "summary")])
 def test_a_torchrun_worker_leaves_flushed_and_without_finalizing(world, printed):
-    # Finalizing while gloo's threads still release tensors aborted a worker (SIGABRT) about one run in
-    # 40; a worker (WORLD_SIZE > 1) skips finalization (no atexit handler runs) but loses no buffered output.
+    # Finalizing while gloo's threads still release tensors aborted a worker (SIGABRT) in about 2%
+    # of runs; a worker (WORLD_SIZE > 1) skips finalization (no atexit handler runs) but loses no buffered output.
     code = ("import atexit\nfrom qd.training import distributed\n"
             "atexit.register(lambda: print(', then finalized', end=''))\n"
             "print('summary', end='')\ndistributed.exit_process(3)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "WORLD_SIZE": world})
     assert (r.returncode, r.stdout) == (3, printed), r.stderr
+
 
 # ----------------------------------------------------------------------------- reliability, round two
 
