@@ -101,8 +101,13 @@ def test_the_release_recipe_runs_end_to_end_with_tiny_settings(tmp_path):
     meta = Predictor(distilled).meta
     assert meta["metrics"]["teachers"] == 2 and meta["config"]["distill"] == 0.7
     assert meta["weights_sha256"] != card["models"]["qd345"]["weights_sha256"]
-    again = release.train_release(release.tiny(release.RELEASES[0]), tmp_path / "again", per_class=40, progress=False)
-    assert Predictor(again).meta["weights_sha256"] == card["models"]["cnn13"]["weights_sha256"]   # seeded: the same model
+    for name in ("cnn13", "cnn"):     # seeded: the same model again (cnn: outlier exposure, a detector, a temperature)
+        first = Predictor(tmp_path / f"{name}.pt")
+        again = Predictor(release.train_release(release.tiny(release.BY_NAME[name]), tmp_path / "again", per_class=40,
+                                                cal_per_class=3, progress=False))
+        assert again.meta["weights_sha256"] == first.meta["weights_sha256"] == card["models"][name]["weights_sha256"]
+        assert again.temperature == first.temperature
+        assert again.meta["metrics"].get("unknown") == first.meta["metrics"].get("unknown")
     p = Predictor(tmp_path / "qd345.pt")
     probs, img = p.predict_strokes([[[0, 50, 100], [0, 80, 0]]])
     assert np.isclose(probs.sum(), 1, atol=1e-5) and img.shape == (28, 28)
