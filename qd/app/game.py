@@ -162,13 +162,14 @@ class Game:
             return r.status if r else "idle"
         if self.tick(now) != "playing":
             return r.status
-        r.guess = UNKNOWN if unknown or not top else top[0][0]
-        if not r.guesses or r.guesses[-1][1] != r.guess:
-            r.guesses.append((float(now) - r.started, r.guess))
-        r.p_prompt = float((probs or {}).get(r.prompt, 0.0))
         rules = self.rules
         wins = bool(top) and top[0][0] == r.prompt and top[0][1] >= rules.win_probability \
             and not (unknown and rules.unknown_vetoes)
+        # a guess that wins is what the game saw, even with "I don't know" unsure (it vetoes nothing)
+        r.guess = top[0][0] if wins else UNKNOWN if unknown or not top else top[0][0]
+        if not r.guesses or r.guesses[-1][1] != r.guess:
+            r.guesses.append((float(now) - r.started, r.guess))
+        r.p_prompt = float((probs or {}).get(r.prompt, 0.0))
         r.in_a_row = r.in_a_row + 1 if wins else 0
         if r.in_a_row >= rules.confirm:
             r.status, r.ended = "won", now

@@ -34,6 +34,9 @@ def test_a_round_is_won_the_moment_the_prompt_is_the_top_guess():
     # won at 12%, the moment it is on top (a bar such as 30% put back would fail here), and never vetoed
     assert g.guess([(r.prompt, 0.12), (other, 0.11)], {r.prompt: 0.12}, 2.5, unknown=True) == "won"
     assert r.ended == 2.5 and r.p_prompt == 0.12
+    # what it saw ends with the prompt it won on, "I don't know" unsure or not (not "I saw nothing I know.")
+    assert r.guess == r.prompt and r.said == [other, r.prompt]
+    assert game.what_it_saw(g.results()[0]["said"], r.prompt, True) == f"{other}, {r.prompt}!"
     g2 = game.Game(VOCAB, rounds=2, seed=1)
     g2.start_round(0.0)
     with pytest.raises(QDError, match="still being played"):
