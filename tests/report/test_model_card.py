@@ -51,6 +51,11 @@ def test_a_target_says_met_or_by_how_much_it_is_missed_even_when_the_figure_roun
     assert model_card.targets("cnn13", {"test_acc": 0.97})[0].endswith(": met")
     assert model_card.targets("cnn", {"ece_after": 0.0304}) == \
         ["ece after 3.04% against the target of at most 3.0%: missed by 0.04 points"]
+    # the card's own table too: a figure short of its target never reads as the target
+    assert model_card.shown("cnn13", "test_acc", 11346 / 11700) == "96.97%"
+    assert model_card.shown("cnn13", "test_acc", 0.9704) == "97.0%" and model_card.shown("cnn13", "top3_acc", 0.9697) == "97.0%"
+    row = next(line for line in (MODELS_DIR / "README.md").read_text().splitlines() if line.startswith("| `cnn13.pt`"))
+    assert f"| {model_card.shown('cnn13', 'test_acc', CARD['models']['cnn13']['test_acc'])} |" in row
 
 
 def test_the_demo_serves_the_shipped_model_without_training():
