@@ -6,15 +6,16 @@ import pandas as pd
 
 
 def fmt(key: str, v) -> str:
-    """A value as a person reads it: 95.3% for accuracies, rates and calibration errors (ece), 0.953
-    for MAP@3, 12 s, 0.53 ms, 12,345."""
+    """A value as a person reads it: 95.3% for accuracies, rates, shares and calibration errors (ece),
+    and for the "I don't know" detector's shares (called unknown, right answers lost, confident);
+    0.953 for MAP@3, 12 s, 0.53 ms, 12,345."""
     if v is None or (isinstance(v, float) and v != v):
         return "–"
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
         return str(v)
     if key == "map3":
         return f"{v:.3f}"
-    if any(t in key for t in ("acc", "agreement", "rate", "share", "ece")) and abs(v) <= 1:
+    if any(t in key for t in ("acc", "agreement", "rate", "share", "ece", "called", "lost", "confident")) and abs(v) <= 1:
         return f"{100 * v:.1f}%"
     if key.endswith("_s") or key == "seconds":
         return f"{v:.0f} s" if v >= 10 else f"{v:.1f} s"
