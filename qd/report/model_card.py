@@ -171,12 +171,14 @@ def _split_text(r: Release) -> str:
     return f"the '{r.task}' protocol: seeded (0), stratified 70/30 split, at most 3000 drawings a class{val}"
 
 
-def shown(name: str, key: str, value: float) -> str:
-    """A share as the card shows it; one that rounds to its target but misses it gets one more
-    decimal (96.97%, not 97.0%, against a target of 97.0%)."""
-    text, goal = fmt("acc", value), TARGETS.get(name, {}).get(key)
-    misses = goal is not None and (value > goal if key in LOWER_IS_BETTER else value < goal)
-    return f"{100 * value:.2f}%" if misses and text == fmt("acc", goal) else text
+def shown(name: str, key: str, value) -> str:
+    """A figure as the card shows it (`fmt`); a share that rounds to its target but misses it gets one
+    more decimal (96.97%, not 97.0%, against a target of 97.0%)."""
+    text, goal = fmt(key, value), TARGETS.get(name, {}).get(key)
+    if goal is None or value is None or text != fmt(key, goal):
+        return text
+    misses = value > goal if key in LOWER_IS_BETTER else value < goal
+    return f"{100 * value:.2f}%" if misses else text
 
 
 def targets(name: str, row: dict) -> list[str]:
@@ -186,8 +188,8 @@ def targets(name: str, row: dict) -> list[str]:
         if key in row:
             gap = (goal - row[key]) if key in LOWER_IS_BETTER else (row[key] - goal)
             bound = "at most" if key in LOWER_IS_BETTER else "at least"
-            value, target = shown(name, key, row[key]), fmt("acc", goal)
-            close = value != fmt("acc", row[key])
+            value, target = shown(name, key, row[key]), fmt(key, goal)
+            close = value != fmt(key, row[key])
             out.append(f"{key.replace('_', ' ')} {value} against the target of {bound} {target}: "
                        + ("met" if gap >= 0 else f"missed by {100 * -gap:.{2 if close else 1}f} points"))
     return out
@@ -203,9 +205,7 @@ def markdown(card: dict) -> str:
              "loads `cnn.pt` (and `qd345.pt` beside it); `make report` evaluates these files and never overwrites them.",
              "", "| model | " + " | ".join(t for _, t in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, row in card["models"].items():
-        lines.append(f"| `{name}.pt`: {row['title']} | "
-                     + " | ".join(shown(name, k, row[k]) if k in TARGETS.get(name, {}) and row.get(k) is not None
-                                  else fmt(k, row.get(k)) for k, _ in cols) + " |")
+        lines.append(f"| `{name}.pt`: {row['title']} | " + " | ".join(shown(name, k, row.get(k)) for k, _ in cols) + " |")
     lines += ["", "\\* DoodleNet (ml5, MIT) on the same test drawings. It trained on the first 50,000 drawings of every",
               "class, and most bundled drawings are early rows of the official files, so it may have seen these very",
               "test drawings: its figures are upper bounds. Its outputs were never a training target.", ""]
