@@ -231,17 +231,17 @@ def markdown(card: dict) -> str:
                 for k, label in (("doodlenet_restricted", "restricted to our classes"), ("doodlenet_345way", "345-way"))
                 if k + "_acc" in row]
         lines.append(f"- **Figures** (test split): top-1 {shown(name, 'test_acc', row['test_acc'])}, top-3 {shown(name, 'top3_acc', row['top3_acc'])}, "
-                     f"balanced {fmt('acc', row['balanced_acc'])}; DoodleNet beside it (upper bound*): "
+                     f"balanced {fmt('balanced_acc', row['balanced_acc'])}; DoodleNet beside it (upper bound*): "
                      + "; ".join(peer) + ".")
         if "unknown_called_unknown" in row:
-            lines.append(f"- **\"I don't know\"**: {fmt('acc', row['unknown_called_unknown'])} of "
+            lines.append(f"- **\"I don't know\"**: {shown(name, 'unknown_called_unknown', row['unknown_called_unknown'])} of "
                          f"{fmt('n', row['unknown_held_out_drawings'])} drawings of {row['unknown_held_out_classes']} "
                          f"held-out classes outside the vocabulary answered \"I don't know\", losing "
-                         f"{fmt('acc', row['unknown_right_answers_lost'])} of the right answers.")
+                         f"{fmt('unknown_right_answers_lost', row['unknown_right_answers_lost'])} of the right answers.")
         if row.get("temperature") not in (None, 1.0):
             lines.append(f"- **Calibration**: temperature {row['temperature']:.2f}, fitted on the validation part "
                          f"(`qd.models.calibrate`); expected calibration error on the test split "
-                         f"{fmt('acc', row['ece_before'])} before, {fmt('acc', row['ece_after'])} after.")
+                         f"{fmt('ece_before', row['ece_before'])} before, {shown(name, 'ece_after', row['ece_after'])} after.")
         if "strokes_to_probs_ms" in row:
             lines.append(f"- **One drawing**, strokes to probabilities: {fmt('x_ms', row['strokes_to_probs_ms'])} (median).")
         for t in targets(name, row):
