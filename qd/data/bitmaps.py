@@ -183,14 +183,19 @@ def load_bitmaps(classes: Sequence[str] | None = None, per_class: int | None = 3
     return Bitmaps(np.concatenate(xs), np.concatenate(ys), classes)
 
 
+def _protocol(name: str, per_class: int | None) -> tuple[list[str] | None, int]:
+    """A named protocol's classes and cap, once its name and `per_class` are checked."""
+    if name not in PROTOCOLS:
+        raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
+    check_per_class(per_class)
+    return PROTOCOLS[name]
+
+
 def load_protocol(name: str, per_class: int | None = None, seed: int = 0, val_size: float = 0.0) -> "Split":
     """The seeded 70/30 split of a named protocol (see `PROTOCOLS`); `per_class` lowers the cap
     (tiny runs). Short classes are taken whole, silently: that is the protocol. `val_size` carves a
     validation part out of the training part; the test part stays the same."""
-    if name not in PROTOCOLS:
-        raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
-    check_per_class(per_class)
-    classes, cap = PROTOCOLS[name]
+    classes, cap = _protocol(name, per_class)
     cap = min(cap, per_class) if per_class else cap
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QDDataWarning)
@@ -203,10 +208,7 @@ def past_cap(name: str, per_class: int | None = None) -> Bitmaps:
     none of its parts, so more training drawings that leave its test split as it is. Classes in the
     protocol's order; a class with no rows past the cap adds none; `per_class`: at most that many a
     class (tiny runs)."""
-    if name not in PROTOCOLS:
-        raise QDError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}")
-    check_per_class(per_class)
-    classes, cap = PROTOCOLS[name]
+    classes, cap = _protocol(name, per_class)
     classes = classes if classes is not None else available_classes(BITMAP_DIR)
     xs = [read_bitmap_file(_bitmap_path(c, BITMAP_DIR))[cap:][:per_class] for c in classes]
     return Bitmaps(np.concatenate(xs), np.repeat(np.arange(len(classes)), [len(a) for a in xs]), classes)
