@@ -4,7 +4,6 @@ probabilities for one drawing; and its learning curve: one approach trained on f
 class, scored on the same test drawings, to show where more drawings would take it."""
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from qd.data import encode
 from qd.data.splits import Split, first_per_class
 from qd.data.strokes import StrokeSet
 from qd.errors import QDError
+from qd.report.curves import epochs_for
 from qd.report.metrics import topk_accuracy
 from qd.report.scoring import torch_predictor, train_and_score
 from qd.training import approaches
@@ -73,7 +73,7 @@ def learning_curve(approach: Approach, ss: StrokeSet, train_idx, test_idx, task:
     rows = []
     for n, keep in zip(sizes, curve_subsets(sp.y_train, sizes, settings.seed)):
         model, cfg = approaches.make(approach, len(ss.classes), settings, pretrained)
-        cfg.epochs = max(cfg.epochs, math.ceil(min_steps / math.ceil(len(keep) / cfg.batch_size)))
+        cfg.epochs = epochs_for(cfg.epochs, len(keep), cfg.batch_size, min_steps)
         hist = fit(model, sp.X_train[keep], sp.y_train[keep], cfg, progress=progress)     # scored once, at the end
         probs = torch_predictor(model)(sp.X_test)
         rows.append({"figure": f"learning curve: {approach.name}, {n} drawings per class", "approach": approach.name,
