@@ -166,7 +166,7 @@ class Game:
         wins = bool(top) and top[0][0] == r.prompt and top[0][1] >= rules.win_probability \
             and not (unknown and rules.unknown_vetoes)
         # a guess that wins is what the game saw, even with "I don't know" unsure (it vetoes nothing)
-        r.guess = top[0][0] if wins else UNKNOWN if unknown or not top else top[0][0]
+        r.guess = top[0][0] if top and (wins or not unknown) else UNKNOWN
         if not r.guesses or r.guesses[-1][1] != r.guess:
             r.guesses.append((float(now) - r.started, r.guess))
         r.p_prompt = float((probs or {}).get(r.prompt, 0.0))
