@@ -10,9 +10,10 @@ and those sent while Voila first executes the notebook reach no browser. The fir
 canvas manager's `switchCanvas`; once it is lost, the browser has no current canvas and every later
 draw fails with "Cannot read properties of undefined (reading 'strokeLine')", because Python
 believes the switch was made. `PictureCanvas` therefore draws nothing until the browser view says it
-is ready (`on_client_ready`), then makes the manager send `switchCanvas` again and draws its
-picture. A page reload is a new client and gets the same replay. (The pad keeps its drawing as
-widget state, which reaches a late view by itself.)
+is ready (`on_client_ready`), then makes the manager send `switchCanvas` again (`resend_switch`) and
+draws its picture (the fix the team's developer notes call `ReadyCanvas`). A page reload is a new
+client and gets the same replay. (The pad keeps its drawing as widget state, which reaches a late
+view by itself.)
 """
 from __future__ import annotations
 
