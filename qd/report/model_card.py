@@ -88,8 +88,9 @@ TRIED = ("What was tried: one recipe per model, chosen from the report's earlier
          "trained on that training part (the shipped one and the six trained for the trials above) averaged, an "
          "ensemble, 93.1% on the validation part (93.4% on test; the seven networks take 14 ms a drawing, one "
          "1.7 ms); one model of the recipe distilled from the ensemble's soft labels on the training drawings "
-         "(`TrainConfig.distill` 0.7 at temperature 2) 91.9% (92.4%, \"I don't know\" 74.9% at 4.6% lost), and at 0.3 and temperature 1 92.1% (92.7%, "
-         "73.8% at 4.7%); mixup (0.2) 91.8% (92.2%, 65.6% at 4.8%); no label smoothing 91.8% (92.4%, 75.2% at 4.8%); "
+         "(`TrainConfig.distill` 0.7 at temperature 2) 91.9% (92.4%, \"I don't know\" 74.9% at 4.6% lost), "
+         "and at 0.3 and temperature 1 92.1% (92.7%, 73.8% at 4.7%); mixup (0.2) 91.8% (92.2%, 65.6% at 4.8%); "
+         "no label smoothing 91.8% (92.4%, 75.2% at 4.8%); "
          "an EMA of the weights (ema=0.999) 91.9% (92.3%, 72.5% at 4.9%); outlier exposure on 3 stroke-level "
          "variants of every calibration drawing as well, measured again on this recipe, 92.3% (92.9%, 76.2% at 5.1%, "
          "past the 5% allowed): none kept.")
