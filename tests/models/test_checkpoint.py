@@ -113,8 +113,12 @@ def test_a_checkpoint_saved_before_the_regrouping_still_loads(small_model, tmp_p
 
 # ----------------------------------------------------------------------------- reliability, round two
 
-@pytest.mark.parametrize("content,message", [(b"", "an empty file"), (os.urandom(64), "not a checkpoint of this project"),
-                                             (b"<!DOCTYPE html><html></html>", "not a checkpoint of this project")])
+NOISE = np.random.default_rng(0).bytes(4096)     # random bytes, seeded: every run (and every pytest worker) sees the same
+
+
+@pytest.mark.parametrize("content,message", [(b"", "an empty file"), (NOISE[:64], "not a checkpoint of this project"),
+                                             (b"<!DOCTYPE html><html></html>", "not a checkpoint of this project")],
+                         ids=["empty", "random bytes", "html"])
 def test_an_empty_or_random_file_is_a_qderror_not_a_crash(tmp_path, content, message):
     p = tmp_path / "bad.pt"
     p.write_bytes(content)
@@ -218,7 +222,7 @@ class _Evil:
         return (print, ("pickle ran",))
 
 
-@pytest.mark.parametrize("content", [os.urandom(4096), b"PK\x03\x04" + os.urandom(200), "evil"])
+@pytest.mark.parametrize("content", [NOISE, b"PK\x03\x04" + NOISE[:200], "evil"], ids=["random bytes", "zip header", "evil"])
 def test_an_unreadable_checkpoint_never_repeats_torchs_advice_to_load_unsafely(small_model, tmp_path, content, capsys):
     """(issue 24, point 5) torch's message, cut at 200 characters, read "Re-running torch.load with
     weights_only set to False": the unsafe thing. A pickle of an object is refused and never run."""
