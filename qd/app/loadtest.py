@@ -112,10 +112,11 @@ class Server:
     def wait_pool(self, timeout: float = 600) -> float:
         """Wait until the pool is warm: `pool` kernels, each done running the notebook (Voila's "pool
         is filled" comes when they have started, not when the notebook has run in them: then they
-        fall idle). Returns the seconds since the server started."""
-        quiet, seen = 0, {}
+        fall idle): again after visitors took kernels from it, once it has refilled. Gives up `timeout`
+        seconds after the call. Returns the seconds since the server started."""
+        quiet, seen, deadline = 0, {}, time.time() + timeout
         while quiet < 3:
-            if self.proc.poll() is not None or time.time() - self.started > timeout:
+            if self.proc.poll() is not None or time.time() > deadline:
                 raise QDError(f"the kernel pool did not warm up within {timeout:.0f} s:\n{self.text()[-3000:]}")
             kernels = self.kernels()
             busy = 0.0

@@ -1,13 +1,14 @@
 """A protocol visitor (`qd.app.pupil`, what `make bench-class` sends 30 of) checked against a real
 page: Chromium draws held-out raw drawings at their own pace in the served demo's free draw, the
-page measuring stroke end to bars; then a protocol visitor draws the same drawings the same way on
-the wire. They send the same frames (within 5%), and their median latencies agree within 20% or
-the browser's own part (`BROWSER_MS`) (issue 26). And the bound per client address
-never stops a pupil who reloads the page."""
+page measuring stroke end to bars, and a protocol visitor draws the same drawings the same way on
+the wire, the two taking turns drawing by drawing. They send the same frames (within 5%), and their
+latencies (trimmed means) agree within 20% or the browser's own part (`BROWSER_MS`) (issue 26). And the
+bound per client address never stops a pupil who reloads the page."""
 import asyncio
 
 import numpy as np
 import pytest
+from scipy.stats import trim_mean
 from helpers import need_browser
 
 from qd.app import replay
@@ -43,10 +44,16 @@ COUNT_SENT = """WebSocket.prototype.send = ((send) => function (data) {
 BROWSER_MS = 10
 
 
-async def in_chromium(url: str, ds: list) -> tuple[list[float], int]:
+async def page_and_wire(server, ds: list) -> tuple[list[float], int, list[float], int]:
+    """Each drawing drawn twice in turn, by Chromium in the page and by a protocol visitor on the
+    wire, each on its own kernel: (page latencies, frames the page sent, wire latencies, frames the
+    visitor sent). Both begin once the pool has refilled the two kernels they took, and they take
+    turns drawing by drawing, not one after the other: whatever else loads the machine weighs on
+    both alike, and the medians compare the clients, not the moments."""
+    url = server.url
     from playwright.async_api import async_playwright
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
             await page.add_init_script(COUNT_SENT)
@@ -55,38 +62,39 @@ async def in_chromium(url: str, ds: list) -> tuple[list[float], int]:
             await page.locator(".qd-mode button", has_text="Free draw").click()
             await page.wait_for_selector(".qd-free canvas", state="visible")
             await page.evaluate(LATENCY_PROBE)
-            for d in ds:
-                await draw_at_own_pace(page, d)
-                await asyncio.sleep(0.5)
-                await page.locator(".qd-free button", has_text="Clear").click()
-                await asyncio.sleep(0.5)
+            pupil = await Pupil(url).open()
+            try:
+                await pupil.free_draw()
+                await asyncio.to_thread(server.wait_pool)      # its refill runs notebooks: not in either's turn
+                for d in ds:
+                    await draw_at_own_pace(page, d)
+                    await asyncio.sleep(0.5)
+                    await page.locator(".qd-free button", has_text="Clear").click()
+                    await asyncio.sleep(0.5)
+                    await pupil.draw(d)
+                    await asyncio.sleep(0.5)
+                    await pupil.clear()
+                    await asyncio.sleep(0.5)
+            finally:
+                await pupil.close()
             lat, sent = await page.evaluate("[window.qdLat, window.qdSent]")
             await page.goto("about:blank")        # leaving the page: it asks for its kernel's shutdown
         finally:
             await browser.close()
-    return lat, sent
-
-
-async def on_the_wire(url: str, ds: list) -> tuple[list[float], int]:
-    p = await Pupil(url).open()
-    await p.free_draw()
-    for d in ds:
-        await p.draw(d)
-        await asyncio.sleep(0.5)
-        await p.clear()
-        await asyncio.sleep(0.5)
-    await p.close()
-    return p.stroke_to_bars_ms, p.sent
+    return lat, sent, pupil.stroke_to_bars_ms, pupil.sent
 
 
 def test_a_protocol_visitor_sees_what_a_real_page_sees(server):
     ds = drawings()
     strokes = sum(len(d.strokes) for d in ds)
-    page, page_sent = asyncio.run(in_chromium(server.url, ds))
-    wire, wire_sent = asyncio.run(on_the_wire(server.url, ds))
+    page, page_sent, wire, wire_sent = asyncio.run(page_and_wire(server, ds))
     assert len(page) == strokes and len(wire) == strokes, (len(page), len(wire), strokes)
-    page_ms, wire_ms = float(np.median(page)), float(np.median(wire))
-    said = f"page {page_ms:.1f} ms and {page_sent} frames sent, wire {wire_ms:.1f} ms and {wire_sent} frames"
+    # Stroke end to bars has two humps, for page and wire alike: about 15 ms or about 48 ms a stroke
+    # here, the same strokes mostly slow in both. The median of 18 strokes jumped between the humps
+    # (page 24 ms, wire 48 ms in one run; 18 and 17 in the next); the trimmed mean counts them.
+    page_ms, wire_ms = float(trim_mean(page, 0.1)), float(trim_mean(wire, 0.1))
+    said = (f"page {page_ms:.1f} ms and {page_sent} frames sent, wire {wire_ms:.1f} ms and {wire_sent} frames; "
+            f"per stroke: page {np.round(page).astype(int).tolist()}, wire {np.round(wire).astype(int).tolist()}")
     assert abs(wire_sent - page_sent) <= 0.05 * page_sent, said       # the same traffic: what loads the server
     assert abs(wire_ms - page_ms) <= max(0.2 * page_ms, BROWSER_MS), said
 
