@@ -49,7 +49,7 @@ async def page_and_wire(server, ds: list) -> tuple[list[float], int, list[float]
     wire, each on its own kernel: (page latencies, frames the page sent, wire latencies, frames the
     visitor sent). Both begin once the pool has refilled the two kernels they took, and they take
     turns drawing by drawing, not one after the other: whatever else loads the machine weighs on
-    both alike, and the medians compare the clients, not the moments."""
+    both alike, and the latencies compare the clients, not the moments."""
     url = server.url
     from playwright.async_api import async_playwright
     async with async_playwright() as pw:
