@@ -113,7 +113,7 @@ def test_a_checkpoint_saved_before_the_regrouping_still_loads(small_model, tmp_p
 
 # ----------------------------------------------------------------------------- reliability, round two
 
-NOISE = np.random.default_rng(0).bytes(4096)     # random bytes, seeded: every run (and every pytest worker) sees the same
+NOISE = np.random.default_rng(0).bytes(4096)     # random bytes, seeded: every collection of the tests is the same
 
 
 @pytest.mark.parametrize("content,message", [(b"", "an empty file"), (NOISE[:64], "not a checkpoint of this project"),
