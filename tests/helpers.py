@@ -10,9 +10,10 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+
+from qd.data import geometry
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -168,20 +169,15 @@ def resave(src: Path, dst: Path, change) -> Path:
 
 def as_canvas(d):
     """The drawing as the canvas will record it (scaled as `draw` does), for picking examples."""
-    pts = np.concatenate([s[:2] for s in d.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
-    return [((s[:2] - lo[:, None]) / ext * 320 + 40).tolist() for s in d.strokes]
+    return [xy.tolist() for xy in geometry.fit(d.strokes, 320, (40, 40))]
 
 
 def draw(page, drawing, mode="free", margin=40, side=320, wait=True):
     """Replay a drawing's strokes with real mouse moves, scaled into the canvas."""
     from qd.app.playtest import pad_box
     box = pad_box(page, f".qd-{mode} canvas")
-    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
-    for s in drawing.strokes:
-        xy = (s[:2] - lo[:, None]) / ext * side + margin
-        xs, ys = (xy[0] + box["x"] + 2).tolist(), (xy[1] + box["y"] + 2).tolist()
+    for xy in geometry.fit(drawing.strokes, side, (box["x"] + 2 + margin, box["y"] + 2 + margin)):
+        xs, ys = xy[0].tolist(), xy[1].tolist()
         page.mouse.move(xs[0], ys[0])
         page.mouse.down()
         for x, y in zip(xs[1:], ys[1:]):

@@ -33,7 +33,7 @@ import numpy as np
 import psutil
 
 from qd.app.pupil import CANVAS, at_own_pace, pen_events
-from qd.data import ndjson
+from qd.data import geometry, ndjson
 from qd.cli import print_result
 from qd.errors import QDError
 from qd.paths import NOTEBOOKS_DIR, ROOT
@@ -186,11 +186,8 @@ async def pad_box(page, selector: str = ".qd-free canvas") -> dict:
 async def draw(page, drawing, pause: float = 0.25, side: float = 300, margin: float = 50) -> None:
     """The drawing's strokes as real mouse moves in the free-draw canvas, a pause after each stroke."""
     box = await pad_box(page)
-    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
-    for s in drawing.strokes:
-        xy = (s[:2] - lo[:, None]) / ext * side + margin
-        xs, ys = (xy[0] + box["x"] + 2).tolist(), (xy[1] + box["y"] + 2).tolist()
+    for xy in geometry.fit(drawing.strokes, side, (box["x"] + 2 + margin, box["y"] + 2 + margin)):
+        xs, ys = xy[0].tolist(), xy[1].tolist()
         await page.mouse.move(xs[0], ys[0])
         await page.mouse.down()
         for x, y in zip(xs[1:], ys[1:]):

@@ -30,6 +30,7 @@ from qd.app import replay
 from qd.app.game import ROUNDS
 from qd.app.loadtest import CHROMIUM, CHROMIUM_ARGS, Server
 from qd.cli import print_result
+from qd.data import geometry
 from qd.errors import QDError
 from qd.paths import ROOT
 
@@ -85,16 +86,13 @@ def ink(page, selector: str = ".qd-play canvas") -> int:
 def pen_path(drawing, box: dict, margin: float = 0.1) -> list[np.ndarray]:
     """The drawing's strokes as (n, 3) arrays of (seconds from its first point, page x, page y),
     scaled into the canvas's box with a margin (raw drawings were made on screens of any size)."""
-    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
     inner = min(box["width"], box["height"]) * (1 - 2 * margin)
+    placed = geometry.fit(drawing.strokes, inner, (box["x"] + box["width"] * margin, box["y"] + box["height"] * margin))
     t0 = float(drawing.strokes[0][2][0]) if drawing.has_time else 0.0
     out = []
-    for k, s in enumerate(drawing.strokes):
-        xy = (s[:2] - lo[:, None]) / ext * inner
+    for k, (s, xy) in enumerate(zip(drawing.strokes, placed)):
         t = (s[2] - t0) / 1000.0 if drawing.has_time else np.full(s.shape[1], 0.3 * k)
-        out.append(np.column_stack([t, xy[0] + box["x"] + box["width"] * margin,
-                                    xy[1] + box["y"] + box["height"] * margin]))
+        out.append(np.column_stack([t, xy[0], xy[1]]))
     return out
 
 

@@ -36,6 +36,7 @@ from tornado.websocket import websocket_connect
 
 from qd.app.game import BATCH_SECONDS
 from qd.app.serve import KERNEL_ID
+from qd.data import geometry
 from qd.errors import QDError
 
 PROTOCOL = "v1.kernel.websocket.jupyter.org"
@@ -53,13 +54,10 @@ def pen_events(drawing, side: float = CANVAS, margin: float = 0.1) -> list[list[
     canvas pixels, scaled into the canvas with a margin, moves coalesced to one per frame (the
     stroke's first and last points always sent). Raw drawings keep their own pace; a simplified one
     (no times) is drawn at 0.3 s a stroke."""
-    pts = np.concatenate([s[:2] for s in drawing.strokes], axis=1)
-    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
-    inner = side * (1 - 2 * margin)
+    placed = geometry.fit(drawing.strokes, side * (1 - 2 * margin), (side * margin, side * margin))
     t0 = float(drawing.strokes[0][2][0]) if drawing.has_time else 0.0
     out = []
-    for k, s in enumerate(drawing.strokes):
-        xy = (s[:2] - lo[:, None]) / ext * inner + side * margin
+    for k, (s, xy) in enumerate(zip(drawing.strokes, placed)):
         t = (s[2] - t0) / 1000.0 if drawing.has_time else 0.3 * k + np.arange(s.shape[1]) * FRAME_S
         events = [(float(t[0]), "mouse_move", float(xy[0, 0]), float(xy[1, 0])),
                   (float(t[0]), "mouse_down", float(xy[0, 0]), float(xy[1, 0]))]

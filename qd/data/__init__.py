@@ -3,7 +3,7 @@
   bitmaps    the 28x28 bitmap files, class lists, named protocols
   ndjson     stroke drawings from ndjson files (simplified and raw), read line by line and checked
   splits     every split: stratified (bitmaps), by hashed key (streams, stroke drawings)
-  geometry   strokes checked, aligned and scaled to the 0..255 box; raw strokes simplified (RDP)
+  geometry   strokes checked, aligned and scaled to the 0..255 box, or fitted to a screen; raw strokes simplified (RDP)
   render     strokes -> bitmaps with cairo, as Google drew them (`--bench`: its figures)
   sketch     `Sketch`: the demo's drawing, rendered stroke by stroke
   prefixes   partial drawings (the first k strokes, a stroke cut halfway): what the game sees early

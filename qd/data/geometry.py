@@ -107,6 +107,17 @@ def bound(a: np.ndarray) -> np.ndarray:
     return rdp(a) if a.shape[1] > MAX_SIMPLIFIED else a
 
 
+def fit(strokes, size: float, offset=(0.0, 0.0)) -> list[np.ndarray]:
+    """Each stroke's (x, y) rows, the drawing aligned to its top-left and scaled uniformly so its
+    longer side spans `size` (one under a unit across as if it were one), then moved by `offset`:
+    a drawing put on a screen of any size. Rows past the first two (times) are dropped."""
+    pts = np.concatenate([np.asarray(s)[:2] for s in strokes], axis=1)
+    lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
+    ox, oy = map(float, offset)
+    scaled = [(np.asarray(s)[:2] - lo[:, None]) / ext * size for s in strokes]
+    return [np.stack([xy[0] + ox, xy[1] + oy]) for xy in scaled]
+
+
 def normalize(strokes, where: str = "drawing") -> list[np.ndarray]:
     """Align to the top-left and scale uniformly so the longer side spans 0..255 (like `simplified`).
 

@@ -42,6 +42,19 @@ def test_render_output_and_invariances():
     assert render.render(d, size=64).shape == (64, 64)
 
 
+def test_fit_puts_a_drawing_on_a_screen_with_its_shape_kept():
+    d = ndjson.load_drawings(ndjson.strokes_path("cat", "raw"), limit=1)[0]       # raw: x, y and times
+    placed = geometry.fit(d.strokes, 300, (50, 20))
+    assert [p.shape for p in placed] == [(2, s.shape[1]) for s in d.strokes]
+    pts, xy = np.concatenate(placed, axis=1), np.concatenate([s[:2] for s in d.strokes], axis=1).astype(float)
+    assert np.allclose(pts.min(axis=1), [50, 20]) and np.isclose(np.ptp(pts, axis=1).max(), 300)
+    # one scale and one shift for x and y: the screen points are the drawing's, affinely
+    scale = 300 / np.ptp(xy, axis=1).max()
+    assert np.allclose(pts, (xy - xy.min(axis=1, keepdims=True)) * scale + np.array([[50], [20]]))
+    # a tap (one point) sits at the offset, never divided by zero
+    assert np.allclose(geometry.fit([[[7.0], [9.0]]], 300, (50, 20))[0], [[50], [20]])
+
+
 def test_dot_strokes_and_straight_lines_render():
     # a horizontal line has zero height but a width: fine; a one-point stroke next to it is a dot
     img = render.render([[[0, 100], [50, 50]], [[50], [80]]])
