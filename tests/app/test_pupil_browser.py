@@ -89,10 +89,10 @@ def test_a_protocol_visitor_sees_what_a_real_page_sees(server):
     strokes = sum(len(d.strokes) for d in ds)
     page, page_sent, wire, wire_sent = asyncio.run(page_and_wire(server, ds))
     assert len(page) == strokes and len(wire) == strokes, (len(page), len(wire), strokes)
-    # Stroke end to bars has two humps, page and wire alike: about 15 or 48 ms a stroke here (the
-    # kernel's websocket has no TCP_NODELAY: with it, set for a trial, every stroke took 10-25 ms).
-    # The median of 18 strokes jumped between the humps (page 24 ms, wire 48 ms in one run; 18 and
-    # 17 in the next): the trimmed mean counts the slow strokes.
+    # The trimmed mean, not the median: before the kernel's websocket had TCP_NODELAY
+    # (`qd.app.serve.NoDelayConnection`) stroke end to bars had two humps, about 15 or 48 ms a stroke,
+    # and the median of 18 strokes jumped between them (page 24 ms, wire 48 ms in one run; 18 and 17
+    # in the next). A busy moment can still slow a few strokes: the trimmed mean counts them.
     page_ms, wire_ms = float(trim_mean(page, 0.1)), float(trim_mean(wire, 0.1))
     said = (f"page {page_ms:.1f} ms and {page_sent} frames sent, wire {wire_ms:.1f} ms and {wire_sent} frames; "
             f"per stroke: page {np.round(page).astype(int).tolist()}, wire {np.round(wire).astype(int).tolist()}")

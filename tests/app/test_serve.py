@@ -106,3 +106,19 @@ def test_one_address_holds_at_most_its_bound_and_others_are_not_counted(monkeypa
     for _ in range(50):
         unbounded.reserve("10.0.0.7")
     assert unbounded.held_by("10.0.0.7") == 50
+
+
+def test_the_kernels_websocket_is_served_with_tcp_nodelay(monkeypatch):
+    """Without TCP_NODELAY a kernel's answer (several small frames) waited for the page's delayed ACK:
+    about 35 ms more for a share of the strokes (README: "Serving a class")."""
+    assert serve.ClassroomVoila().kernel_websocket_connection_class is serve.NoDelayConnection
+    calls = []
+
+    class Handler:
+        def set_nodelay(self, on):
+            calls.append(("nodelay", on))
+    monkeypatch.setattr(serve.ZMQChannelsWebsocketConnection, "connect", lambda self: calls.append("connect"))
+    conn = serve.NoDelayConnection.__new__(serve.NoDelayConnection)
+    monkeypatch.setattr(serve.NoDelayConnection, "websocket_handler", Handler())
+    conn.connect()
+    assert calls == [("nodelay", True), "connect"]
