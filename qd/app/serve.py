@@ -36,11 +36,10 @@ import sys
 import time
 from collections import Counter
 
-from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketConnection
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
-from traitlets import Integer, Type
+from traitlets import Integer, default
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
@@ -190,8 +189,9 @@ class ClassroomVoila(Voila):
     """Voila (its command line, voila.json) with `ClassroomPageHandler` serving the notebook,
     `ClassroomShutdownHandler` taking the pages' shutdown requests, and `NoDelayConnection`."""
 
-    kernel_websocket_connection_class = Type(default_value=NoDelayConnection, klass=BaseKernelWebsocketConnection,
-                                             config=True, help="The kernel websocket connection class.")
+    @default("kernel_websocket_connection_class")
+    def _nodelay_connection(self):
+        return NoDelayConnection
 
     def init_handlers(self):
         swap = {TornadoVoilaHandler: ClassroomPageHandler, VoilaShutdownKernelHandler: ClassroomShutdownHandler}

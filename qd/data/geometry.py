@@ -111,10 +111,11 @@ def fit(strokes, size: float, offset=(0.0, 0.0)) -> list[np.ndarray]:
     """Each stroke's (x, y) rows, the drawing aligned to its top-left and scaled uniformly so its
     longer side spans `size` (one under a unit across as if it were one), then moved by `offset`:
     a drawing put on a screen of any size. Rows past the first two (times) are dropped."""
-    pts = np.concatenate([np.asarray(s)[:2] for s in strokes], axis=1)
+    xys = [np.asarray(s)[:2] for s in strokes]
+    pts = np.concatenate(xys, axis=1)
     lo, ext = pts.min(axis=1), max(float(np.ptp(pts, axis=1).max()), 1.0)
     ox, oy = map(float, offset)
-    scaled = [(np.asarray(s)[:2] - lo[:, None]) / ext * size for s in strokes]
+    scaled = [(xy - lo[:, None]) / ext * size for xy in xys]
     return [np.stack([xy[0] + ox, xy[1] + oy]) for xy in scaled]
 
 

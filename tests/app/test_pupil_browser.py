@@ -92,7 +92,7 @@ def test_a_protocol_visitor_sees_what_a_real_page_sees(server):
     # The trimmed mean, not the median: before the kernel's websocket had TCP_NODELAY
     # (`qd.app.serve.NoDelayConnection`) stroke end to bars had two humps, about 15 or 48 ms a stroke,
     # and the median of 18 strokes jumped between them (page 24 ms, wire 48 ms in one run; 18 and 17
-    # in the next). A busy moment can still slow a few strokes: the trimmed mean counts them.
+    # in the next). The trimmed mean leaves out the fastest and slowest 10% and weighs every other stroke.
     page_ms, wire_ms = float(trim_mean(page, 0.1)), float(trim_mean(wire, 0.1))
     said = (f"page {page_ms:.1f} ms and {page_sent} frames sent, wire {wire_ms:.1f} ms and {wire_sent} frames; "
             f"per stroke: page {np.round(page).astype(int).tolist()}, wire {np.round(wire).astype(int).tolist()}")
